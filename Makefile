@@ -1,0 +1,38 @@
+# The two commands a user needs: `make report` (the whole job) and `make test`.
+# Both create .venv/ on first use and install the project into it; later runs reuse it and only
+# reinstall when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.facegen-installed
+
+.PHONY: install report data test lint benchmark clean-cache
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+## The main job. Until the notebook pipeline lands it stops after the data layer.
+report: $(STAMP)
+	$(BIN)/facegen data --split-csv data/processed/split.csv
+
+data: $(STAMP)
+	$(BIN)/facegen data
+
+test: $(STAMP)
+	$(BIN)/ruff check facegen tests benchmarks
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check facegen tests benchmarks
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/bench_data.py
+
+clean-cache:
+	rm -rf data/processed/*

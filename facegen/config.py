@@ -1,0 +1,68 @@
+"""Every constant of the project, defined once.
+
+Labels, age bands, defaults and locations live here so that notebooks, scripts and tests can never
+disagree about what "age band 3-12" or "ethnicity 2" means.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+"""The checkout the package was installed from (editable installs keep it next to the code)."""
+
+DATA_DIR_ENV = "FACEGEN_DATA_DIR"
+CACHE_DIR_ENV = "FACEGEN_CACHE_DIR"
+KAGGLE_HANDLE = "jangedoo/utkface-new"
+
+# Kaggle's archive holds the aligned set twice (top level and under utkface_aligned_cropped/) plus
+# the in-the-wild crops; when a user points at the archive's parent we take the first that exists.
+KNOWN_SUBFOLDERS = (
+    "UTKFace",
+    "utkface_aligned_cropped/UTKFace",
+    "crop_part1",
+    "utkface_aligned_cropped/crop_part1",
+)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+# UTKFace codes: gender 0 = male, 1 = female; race 0..4 as below.
+GENDERS = ("male", "female")
+ETHNICITIES = ("White", "Black", "Asian", "Indian", "Others")
+MAX_AGE = 116  # oldest age in UTKFace; anything above is a typo, not a person
+
+# One age-band definition for the whole project: (lower bound inclusive, label).
+AGE_BANDS = (
+    (0, "0-2"),
+    (3, "3-12"),
+    (13, "13-19"),
+    (20, "20-29"),
+    (30, "30-39"),
+    (40, "40-59"),
+    (60, "60+"),
+)
+AGE_BAND_LABELS = tuple(label for _, label in AGE_BANDS)
+
+IMAGE_SIZE = 48
+SEED = 42
+SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # train, validation, test
+SPLIT_NAMES = ("train", "val", "test")
+
+# Near-duplicates (the same photo re-encoded or slightly re-cropped) are kept on one side of the
+# split. A 64-bit perceptual hash within MAX_BITS proposes a pair; a zero-mean pixel correlation of
+# at least MIN_CORRELATION confirms it. Chosen on UTKFace by eye: pairs at >= 0.95 were the same
+# photo, pairs at 0.90-0.95 mostly different people (see split.near_duplicate_groups).
+NEAR_DUPLICATE_MAX_BITS = 10
+NEAR_DUPLICATE_MIN_CORRELATION = 0.95
+
+
+def default_raw_dir() -> Path:
+    """Where a user may drop the Kaggle archive's folder without configuring anything."""
+    return PROJECT_ROOT / "data" / "raw"
+
+
+def cache_dir() -> Path:
+    """Processed arrays and file indexes; overridable so read-only checkouts still work."""
+    env = os.environ.get(CACHE_DIR_ENV)
+    return Path(env).expanduser() if env else PROJECT_ROOT / "data" / "processed"

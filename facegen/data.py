@@ -1,0 +1,145 @@
+"""One call from a folder of files to a model-ready, split, quality-checked dataset.
+
+``load_dataset()`` is what notebooks and scripts call: it finds the data, reads the labels,
+collapses duplicates, preprocesses (from cache when it can), drops unreadable files with a reason,
+groups near-duplicates and splits. Everything it decided is on the returned ``Dataset``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from facegen import config
+from facegen.atomic import atomic_path
+from facegen.dataset import OK, load_frame
+from facegen.features import cache_key, load_faces
+from facegen.quality import QualityReport, quality_report
+from facegen.split import assign_splits, near_duplicate_groups, write_split
+
+log = logging.getLogger(__name__)
+
+UNREADABLE = "unreadable image"
+
+
+@dataclass
+class Dataset:
+    """Faces, labels, split and the record of every decision taken on the way."""
+
+    frame: pd.DataFrame  # every file found; ``split`` is set for the files used
+    images: np.ndarray  # uint8 [n_used, size, size], in the order of ``used``
+    data_dir: Path
+    image_size: int
+    seed: int
+    from_cache: bool = False
+
+    @property
+    def used(self) -> pd.DataFrame:
+        """The files that made it into the split, in the order of ``images``."""
+        return self.frame[self.frame["split"].notna()]
+
+    @property
+    def quality(self) -> QualityReport:
+        return quality_report(self.frame)
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the exact set of files found (names and contents), for manifests."""
+        digest = hashlib.blake2b(digest_size=12)
+        for name, fingerprint in zip(self.frame["file"], self.frame["fingerprint"], strict=False):
+            digest.update(f"{name}\t{fingerprint}\n".encode())
+        return digest.hexdigest()
+
+    def part(self, split: str) -> tuple[np.ndarray, pd.DataFrame]:
+        """Images and rows of one split ('train', 'val' or 'test')."""
+        mask = (self.used["split"] == split).to_numpy()
+        if split not in config.SPLIT_NAMES:
+            raise ValueError(f"split must be one of {config.SPLIT_NAMES}, not {split!r}")
+        return self.images[mask], self.used[mask]
+
+    def split_sizes(self) -> pd.DataFrame:
+        """Files per split, with the share of the used set."""
+        counts = self.used["split"].value_counts().reindex(list(config.SPLIT_NAMES), fill_value=0)
+        return pd.DataFrame({"files": counts, "share": (counts / counts.sum()).round(3)})
+
+    def write_split(self, path: str | os.PathLike) -> Path:
+        return write_split(self.used, path)
+
+    def __str__(self) -> str:
+        sizes = self.split_sizes()
+        lines = [
+            f"UTKFace from {self.data_dir}",
+            f"  {self.image_size}x{self.image_size} grayscale, seed {self.seed}, "
+            f"fingerprint {self.fingerprint}" + (" (from cache)" if self.from_cache else ""),
+            str(self.quality),
+            "Split",
+            *(f"  {row.Index:<5} {row.files:>6,}  ({row.share:.1%})" for row in sizes.itertuples()),
+        ]
+        return "\n".join(lines)
+
+
+def load_dataset(
+    data_dir: str | os.PathLike | None = None,
+    *,
+    image_size: int = config.IMAGE_SIZE,
+    seed: int = config.SEED,
+    download: bool = True,
+    cache: bool = True,
+    progress: bool = True,
+) -> Dataset:
+    """Find, check, preprocess and split UTKFace (see the module docstring for the steps)."""
+    frame = load_frame(data_dir, download=download)
+    data_dir = Path(frame["path"].iat[0]).parent if len(frame) else Path(data_dir or ".")
+    faces = load_faces(frame, image_size, cache=cache, progress=progress)
+    unreadable = frame["file"].isin(faces.errors)
+    frame.loc[unreadable, "status"] = UNREADABLE
+    frame.loc[unreadable, "note"] = frame.loc[unreadable, "file"].map(faces.errors)
+
+    used = frame[frame["status"].eq(OK)]
+    if used.empty:
+        raise ValueError(
+            f"No usable face images in {data_dir}: see the quality report.\n{quality_report(frame)}"
+        )
+    images = faces.images[faces.index_for(used["file"].tolist())]
+    groups = _near_duplicate_groups(images, used, image_size, cache=cache)
+    frame["near_dup_group"] = pd.Series(groups, index=used.index).reindex(frame.index)
+    frame["near_dup_group"] = frame["near_dup_group"].astype("Int64")
+    frame["split"] = assign_splits(used, groups, seed).reindex(frame.index)
+    return Dataset(
+        frame=frame,
+        images=images,
+        data_dir=data_dir,
+        image_size=image_size,
+        seed=seed,
+        from_cache=faces.from_cache,
+    )
+
+
+def _near_duplicate_groups(
+    images: np.ndarray, used: pd.DataFrame, size: int, *, cache: bool
+) -> np.ndarray:
+    """Near-duplicate group per used face; cached beside the faces since it takes seconds."""
+    key = cache_key(used["file"].tolist(), used["fingerprint"].tolist(), size)
+    tag = f"{config.NEAR_DUPLICATE_MAX_BITS}b{config.NEAR_DUPLICATE_MIN_CORRELATION}"
+    path = config.cache_dir() / f"neardup-{tag}-{key}.npy"
+    if cache and path.exists():
+        try:
+            groups = np.load(path, allow_pickle=False)
+            if len(groups) == len(used):
+                return groups
+        except Exception as exc:
+            log.warning("Recomputing near-duplicates: unreadable %s (%s)", path, exc)
+    groups = near_duplicate_groups(images)
+    if cache:
+        try:
+            with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+                np.save(handle, groups)
+        except OSError as exc:
+            log.warning("Could not cache near-duplicate groups (%s)", exc)
+    return groups

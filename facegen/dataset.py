@@ -1,0 +1,365 @@
+"""Find UTKFace, read its labels from file names, and decide which files may be used.
+
+The labels live only in the file names (``{age}_{gender}_{race}_{datetime}.jpg.chip.jpg``) and the
+real set has warts: names with a missing race field or a mangled extension, and byte-identical
+copies of one photo that carry different labels. Every such case is handled here, once, and every
+decision is recorded in the frame (``status`` and ``note``) so the quality report can list it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from facegen import config
+from facegen.atomic import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+OK = "ok"
+# Exclusion reasons, as they appear in the ``status`` column and the quality report.
+NOT_A_UTKFACE_NAME = "name does not follow {age}_{gender}_{race}_{datetime}"
+INVALID_LABEL = "label out of range"
+DUPLICATE_COPY = "duplicate copy (another identical file kept)"
+CONFLICTING_DUPLICATE = "identical files with conflicting labels"
+
+_STANDARD_SUFFIX = ".jpg.chip.jpg"
+_NAME = re.compile(
+    r"^(?P<age>\d+)_(?P<gender>\d+)_(?:(?P<race>\d+)_)?(?P<stamp>\d{6,})(?P<suffix>\D.*)?$"
+)
+
+FRAME_COLUMNS = (
+    "file",
+    "path",
+    "age",
+    "gender",
+    "ethnicity",
+    "age_band",
+    "size_bytes",
+    "fingerprint",
+    "dup_group",
+    "status",
+    "note",
+)
+
+
+class DataNotFoundError(RuntimeError):
+    """No usable UTKFace folder could be found or downloaded; the message says what to do."""
+
+
+# --------------------------------------------------------------------------------------------
+# Finding the data
+# --------------------------------------------------------------------------------------------
+
+
+def locate_data_dir(path: str | os.PathLike | None = None, *, download: bool = True) -> Path:
+    """Return the folder of face images to use, looking where a user would expect.
+
+    Order: an explicit ``path``; ``$FACEGEN_DATA_DIR``; ``data/raw/`` of the checkout; else a
+    download of the Kaggle dataset with kagglehub. An explicit path or variable that does not hold
+    images is an error rather than a silent fall-through, so a typo never triggers a download.
+    """
+    if path is not None:
+        return resolve_image_folder(Path(path), origin="the path given")
+    env = os.environ.get(config.DATA_DIR_ENV)
+    if env:
+        return resolve_image_folder(Path(env), origin=f"${config.DATA_DIR_ENV}")
+    raw = config.default_raw_dir()
+    if raw.is_dir() and any(p.name != ".gitkeep" for p in raw.iterdir()):
+        return resolve_image_folder(raw, origin="data/raw/")
+    if not download:
+        raise DataNotFoundError(_how_to_provide("No data folder was given and downloading is off."))
+    return resolve_image_folder(download_utkface(), origin="the Kaggle download")
+
+
+def download_utkface() -> Path:
+    """Download ``jangedoo/utkface-new`` with kagglehub (it shows its own progress bar)."""
+    try:
+        import kagglehub
+
+        log.info("Downloading %s with kagglehub ...", config.KAGGLE_HANDLE)
+        return Path(kagglehub.dataset_download(config.KAGGLE_HANDLE))
+    except Exception as exc:  # kagglehub raises many types; the user needs one clear message
+        raise DataNotFoundError(
+            _how_to_provide(f"Downloading {config.KAGGLE_HANDLE} from Kaggle failed ({exc}).")
+        ) from None
+
+
+def _how_to_provide(problem: str) -> str:
+    return (
+        f"{problem}\nTo use UTKFace, either set {config.DATA_DIR_ENV} to a folder of UTKFace "
+        f"images (the aligned 'UTKFace' folder, 'crop_part1', or the Kaggle archive's folder), "
+        f"or put the Kaggle archive's folder under {config.default_raw_dir()}, "
+        f"or connect to the internet so kagglehub can download {config.KAGGLE_HANDLE}."
+    )
+
+
+def resolve_image_folder(root: Path, *, origin: str = "the data folder") -> Path:
+    """Return the image folder, given either it or a parent in Kaggle's layout."""
+    root = root.expanduser()
+    if not root.exists():
+        raise DataNotFoundError(_how_to_provide(f"{root} ({origin}) does not exist."))
+    if not root.is_dir():
+        raise DataNotFoundError(_how_to_provide(f"{root} ({origin}) is not a folder."))
+    if _holds_utkface_names(root):
+        return root
+    for sub in config.KNOWN_SUBFOLDERS:
+        candidate = root / sub
+        if candidate.is_dir() and _holds_utkface_names(candidate):
+            return candidate
+    for child in sorted(p for p in root.iterdir() if p.is_dir()):  # e.g. data/raw/utkface-new/
+        for sub in ("", *config.KNOWN_SUBFOLDERS):
+            candidate = child / sub if sub else child
+            if candidate.is_dir() and _holds_utkface_names(candidate):
+                return candidate
+    raise DataNotFoundError(
+        _how_to_provide(f"{root} ({origin}) holds no files named like UTKFace images.")
+    )
+
+
+def _holds_utkface_names(folder: Path) -> bool:
+    with os.scandir(folder) as entries:
+        return any(entry.is_file() and _NAME.match(entry.name) for entry in entries)
+
+
+# --------------------------------------------------------------------------------------------
+# Labels from names
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParsedName:
+    """What a file name says; ``error`` is set when the file cannot be used at all."""
+
+    age: int | None = None
+    gender: int | None = None
+    race: int | None = None
+    note: str = ""
+    error: str = ""
+
+
+def parse_name(name: str) -> ParsedName:
+    """Read age, gender and race from a UTKFace file name, tolerating the real set's mistakes.
+
+    Kept with a note: a missing race field (age and gender are still readable; ethnicity becomes
+    unknown) and a mangled extension. Excluded: names that do not follow the pattern and labels out
+    of range (for example a gender of 3, which is what a name missing its gender field looks like).
+    """
+    match = _NAME.match(name)
+    if not match:
+        return ParsedName(error=NOT_A_UTKFACE_NAME)
+    age, gender = int(match["age"]), int(match["gender"])
+    race = int(match["race"]) if match["race"] is not None else None
+    notes = []
+    if race is None:
+        notes.append("race field missing: ethnicity unknown")
+    suffix = match["suffix"] or ""
+    if suffix != _STANDARD_SUFFIX and suffix.lower() not in config.IMAGE_SUFFIXES:
+        if suffix.strip() == _STANDARD_SUFFIX:
+            notes.append("space before the extension")
+        elif suffix == _STANDARD_SUFFIX.lstrip("."):
+            notes.append("no dot before the extension")
+        else:
+            notes.append(f"unusual extension {suffix!r}")
+    problems = []
+    if not 0 <= age <= config.MAX_AGE:
+        problems.append(f"age {age}")
+    if gender not in range(len(config.GENDERS)):
+        problems.append(f"gender {gender}")
+    if race is not None and race not in range(len(config.ETHNICITIES)):
+        problems.append(f"race {race}")
+    if problems:
+        return ParsedName(
+            age, gender, race, "; ".join(notes), f"{INVALID_LABEL}: {', '.join(problems)}"
+        )
+    return ParsedName(age, gender, race, "; ".join(notes))
+
+
+def age_band(ages: pd.Series | np.ndarray) -> pd.Categorical:
+    """Bin ages into the project's one set of age bands (``config.AGE_BANDS``)."""
+    edges = [lower for lower, _ in config.AGE_BANDS][1:]
+    codes = np.searchsorted(edges, np.asarray(ages, dtype=float), side="right")
+    codes = np.where(pd.isna(np.asarray(ages, dtype=float)), -1, codes)
+    return pd.Categorical.from_codes(codes, categories=list(config.AGE_BAND_LABELS), ordered=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Scanning a folder
+# --------------------------------------------------------------------------------------------
+
+
+def scan_folder(folder: Path, *, use_index_cache: bool = True) -> pd.DataFrame:
+    """One row per file in ``folder``: labels from the name and a content fingerprint.
+
+    Fingerprints are BLAKE2 hashes of the bytes. Hashing 100 MB each time would dominate a warm
+    start, so they are remembered in an index keyed by (name, size, mtime); a file that changes
+    gets a new size or mtime and is hashed again.
+    """
+    folder = Path(folder).resolve()
+    prefix = str(folder) + os.sep
+    if not folder.is_dir():
+        raise DataNotFoundError(_how_to_provide(f"{folder} is not a folder."))
+    with os.scandir(folder) as entries:
+        files = sorted(
+            (e.name, e.stat()) for e in entries if e.is_file() and not e.name.startswith(".")
+        )
+    known = _read_index(folder) if use_index_cache else {}
+    rows, fresh = [], {}
+    for name, st in files:
+        key = (name, st.st_size, st.st_mtime_ns)
+        fingerprint = known.get(key)
+        if fingerprint is None:
+            fingerprint = fingerprint_file(prefix + name)
+            fresh[key] = fingerprint
+        parsed = parse_name(name)
+        rows.append(
+            (
+                name,
+                prefix + name,
+                parsed.age,
+                parsed.gender,
+                parsed.race,
+                st.st_size,
+                fingerprint,
+                parsed.error or OK,
+                parsed.note,
+            )
+        )
+    if use_index_cache and fresh:
+        _write_index(folder, {**{k: v for k, v in known.items()}, **fresh}, files)
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "file",
+            "path",
+            "age",
+            "gender_code",
+            "race_code",
+            "size_bytes",
+            "fingerprint",
+            "status",
+            "note",
+        ],
+    )
+    return _label_columns(frame)
+
+
+def fingerprint_file(path: str | os.PathLike) -> str:
+    """Content hash: equal fingerprints mean byte-identical files."""
+    with open(path, "rb") as handle:
+        return hashlib.blake2b(handle.read(), digest_size=16).hexdigest()
+
+
+def _label_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    ok = frame["status"].eq(OK)
+    gender = frame["gender_code"].where(ok)
+    race = frame["race_code"].where(ok)
+    frame["age"] = frame["age"].astype("Int64")
+    frame["gender"] = pd.Categorical.from_codes(
+        gender.fillna(-1).astype(int), categories=list(config.GENDERS)
+    )
+    frame["ethnicity"] = pd.Categorical.from_codes(
+        race.fillna(-1).astype(int), categories=list(config.ETHNICITIES)
+    )
+    frame["age_band"] = age_band(frame["age"].where(ok).astype("Float64").to_numpy(na_value=np.nan))
+    frame["dup_group"] = -1
+    return frame.drop(columns=["gender_code", "race_code"])[list(FRAME_COLUMNS)]
+
+
+def _index_path(folder: Path) -> Path:
+    digest = hashlib.blake2b(str(folder).encode(), digest_size=8).hexdigest()
+    return config.cache_dir() / "index" / f"{folder.name}-{digest}.csv"
+
+
+def _read_index(folder: Path) -> dict[tuple[str, int, int], str]:
+    path = _index_path(folder)
+    if not path.exists():
+        return {}
+    try:
+        table = pd.read_csv(path, dtype={"file": str, "fingerprint": str}, keep_default_na=False)
+        return {
+            (f, int(s), int(m)): h
+            for f, s, m, h in zip(
+                table["file"], table["size"], table["mtime_ns"], table["fingerprint"], strict=False
+            )
+        }
+    except Exception as exc:  # a damaged index only costs a re-hash
+        log.warning("Ignoring unreadable fingerprint index %s (%s)", path, exc)
+        return {}
+
+
+def _write_index(folder: Path, known: dict, files: list) -> None:
+    current = {(name, st.st_size, st.st_mtime_ns) for name, st in files}
+    table = pd.DataFrame(
+        [(f, s, m, h) for (f, s, m), h in sorted(known.items()) if (f, s, m) in current],
+        columns=["file", "size", "mtime_ns", "fingerprint"],
+    )
+    try:
+        atomic_write_text(_index_path(folder), table.to_csv(index=False))
+    except OSError as exc:  # read-only cache: still correct, just slower next time
+        log.warning("Could not save fingerprint index (%s)", exc)
+
+
+# --------------------------------------------------------------------------------------------
+# Exact duplicates
+# --------------------------------------------------------------------------------------------
+
+
+def mark_duplicates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Collapse byte-identical files: keep one copy, or none when the copies disagree.
+
+    Copies disagree when their gender, ethnicity or age band differ: we cannot know which label is
+    right, and keeping either would put label noise into training or a wrong cell into the subgroup
+    tables. Ages that differ within one band are kept (the first copy's age), with a note.
+    A missing ethnicity does not conflict with a known one; the kept copy prefers full labels.
+    """
+    frame = frame.copy()
+    usable = frame["status"].eq(OK)
+    copies = frame[usable & frame["fingerprint"].duplicated(keep=False)]
+    status, note, group = frame["status"].tolist(), frame["note"].tolist(), [-1] * len(frame)
+    position = {label: i for i, label in enumerate(frame.index)}
+    ordered = copies.assign(_missing=copies["ethnicity"].isna()).sort_values(["_missing", "file"])
+    first_file = copies.groupby("fingerprint")["file"].min().sort_values()
+    group_ids = {fingerprint: g for g, fingerprint in enumerate(first_file.index)}
+    fields = ("gender", "ethnicity", "age_band")
+    codes = pd.DataFrame({name: ordered[name].cat.codes for name in fields}).replace(-1, np.nan)
+    distinct = codes.groupby(ordered["fingerprint"].to_numpy()).nunique()
+    files, ages = frame["file"].tolist(), frame["age"].tolist()
+    ordered_rows = [position[label] for label in ordered.index]
+    for fingerprint, members in ordered.groupby("fingerprint", sort=False).indices.items():
+        rows = [ordered_rows[i] for i in members]
+        for row in rows:
+            group[row] = group_ids[fingerprint]
+        conflicts = [name for name in fields if distinct.at[fingerprint, name] > 1]
+        if conflicts:
+            for row in rows:
+                status[row] = CONFLICTING_DUPLICATE
+                note[row] = _join(note[row], f"copies disagree on {', '.join(conflicts)}")
+            continue
+        keep, *drop = rows
+        for row in drop:
+            status[row] = DUPLICATE_COPY
+            note[row] = _join(note[row], f"identical to {files[keep]}")
+        group_ages = sorted({ages[row] for row in rows})
+        if len(group_ages) > 1:
+            listed = ", ".join(str(a) for a in group_ages)
+            note[keep] = _join(note[keep], f"copies give ages {listed} (kept {ages[keep]})")
+    frame["status"], frame["note"], frame["dup_group"] = status, note, group
+    return frame
+
+
+def _join(existing: str, extra: str) -> str:
+    return f"{existing}; {extra}" if existing else extra
+
+
+def load_frame(path: str | os.PathLike | None = None, *, download: bool = True) -> pd.DataFrame:
+    """Locate the data, scan it and mark duplicates: the labelled frame before any image is read."""
+    folder = locate_data_dir(path, download=download)
+    return mark_duplicates(scan_folder(folder))
