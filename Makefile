@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $@
 
-## The main job. Until the notebook pipeline lands it stops after the data layer.
+## The main job: the four notebooks, run by papermill into reports/<run-id>/ (ARGS adds options,
+## e.g. make report ARGS="--profile smoke").
 report: $(STAMP)
-	$(BIN)/facegen data --split-csv data/processed/split.csv
+	$(BIN)/facegen report $(ARGS)
 
 data: $(STAMP)
 	$(BIN)/facegen data

@@ -14,6 +14,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 DATA_DIR_ENV = "FACEGEN_DATA_DIR"
 CACHE_DIR_ENV = "FACEGEN_CACHE_DIR"
+# Defaults for notebooks opened by hand (and by nbval, which cannot pass parameters):
+PROFILE_ENV = "FACEGEN_PROFILE"
+RUN_DIR_ENV = "FACEGEN_RUN_DIR"
 KAGGLE_HANDLE = "jangedoo/utkface-new"
 
 # Kaggle's archive holds the aligned set twice (top level and under utkface_aligned_cropped/) plus
@@ -66,3 +69,11 @@ def cache_dir() -> Path:
     """Processed arrays and file indexes; overridable so read-only checkouts still work."""
     env = os.environ.get(CACHE_DIR_ENV)
     return Path(env).expanduser() if env else PROJECT_ROOT / "data" / "processed"
+
+
+# Run profiles. "full" is what `make report` runs; "smoke" exercises every cell on a few hundred
+# faces in seconds, for the notebook tests. Notebook parameters left as None take these values.
+PROFILES: dict[str, dict] = {
+    "full": {"max_images": None, "epochs": 20, "n_boot": 1000},
+    "smoke": {"max_images": 400, "epochs": 2, "n_boot": 100},
+}

@@ -63,6 +63,36 @@ class Dataset:
             raise ValueError(f"split must be one of {config.SPLIT_NAMES}, not {split!r}")
         return self.images[mask], self.used[mask]
 
+    def sample(self, max_images: int | None, seed: int | None = None) -> Dataset:
+        """A smaller dataset with at most ``max_images`` used faces, each keeping its split.
+
+        For quick runs (the smoke profile): rows are drawn per split in proportion, so every
+        split keeps some faces. Excluded files stay in the frame so the quality report holds.
+        """
+        used = self.used
+        if max_images is None or len(used) <= max_images:
+            return self
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        keep = np.zeros(len(used), dtype=bool)
+        for name in config.SPLIT_NAMES:
+            members = np.flatnonzero((used["split"] == name).to_numpy())
+            take = max(1, round(max_images * len(members) / len(used))) if len(members) else 0
+            keep[rng.choice(members, size=min(take, len(members)), replace=False)] = True
+        frame = self.frame.copy()
+        frame.loc[used.index[~keep], "split"] = np.nan
+        return Dataset(
+            frame=frame,
+            images=self.images[keep],
+            data_dir=self.data_dir,
+            image_size=self.image_size,
+            seed=self.seed,
+            from_cache=self.from_cache,
+        )
+
+    def labels(self, rows: pd.DataFrame) -> np.ndarray:
+        """0 = male, 1 = female, as the model is trained (UTKFace's own codes)."""
+        return rows["gender"].cat.codes.to_numpy().astype(np.int64)
+
     def split_sizes(self) -> pd.DataFrame:
         """Files per split, with the share of the used set."""
         counts = self.used["split"].value_counts().reindex(list(config.SPLIT_NAMES), fill_value=0)

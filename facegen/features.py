@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from facegen import config
 from facegen.atomic import atomic_path
@@ -256,3 +256,21 @@ def load_faces(
         except OSError as exc:
             log.warning("Could not write cache %s (%s)", cache_file, exc)
     return faces
+
+
+def preprocessing_steps(
+    paths: Sequence[str | os.PathLike], size: int = config.IMAGE_SIZE
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """The original (BGR), grayscale and model-input image of each file, to show the pipeline.
+
+    Uses the same ``decode_gray`` and ``preprocess_face`` as training, so what the notebook
+    shows is what the model gets.
+    """
+    originals, grays, finals = [], [], []
+    for path in paths:
+        data = Path(path).read_bytes()
+        originals.append(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
+        gray = decode_gray(data, str(path))
+        grays.append(gray)
+        finals.append(preprocess_face(gray, size))
+    return originals, grays, finals

@@ -1,0 +1,92 @@
+"""The convolutional network and its augmentation, built with Keras.
+
+Augmentation lives inside the model as preprocessing layers: it runs only in training (Keras
+switches it off at inference), it travels with the saved ``.keras`` file, and prediction needs
+nothing but the uint8 48x48 face that ``facegen.features.preprocess_face`` makes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import keras
+import numpy as np
+from keras import layers
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture knobs; the defaults are what ``make report`` trains."""
+
+    image_size: int = 48
+    widths: tuple[int, ...] = (32, 64, 128, 256)
+    convs_per_block: int = 1
+    dropout: float = 0.3
+    rotation: float = 0.03  # fraction of a full turn: 0.03 is about 11 degrees either way
+    zoom: float = 0.1
+    shift: float = 0.06
+    flip: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def augmentation(config: ModelConfig) -> keras.Sequential:
+    """Rotation, flipping, scaling and shifting: the variation a face crop has in the wild."""
+    steps = [layers.RandomFlip("horizontal")] if config.flip else []
+    steps += [
+        layers.RandomRotation(config.rotation, fill_mode="reflect"),
+        layers.RandomZoom(config.zoom, fill_mode="reflect"),
+        layers.RandomTranslation(config.shift, config.shift, fill_mode="reflect"),
+    ]
+    return keras.Sequential(steps, name="augmentation")
+
+
+def build_model(config: ModelConfig | None = None) -> keras.Model:
+    """Conv-BN-ReLU blocks with max pooling, global average pooling, dropout, one sigmoid unit.
+
+    The output is the probability that the face is labelled female (UTKFace gender 1). The final
+    layer computes in float32 so mixed precision on a GPU leaves the probabilities exact enough.
+    """
+    config = config or ModelConfig()
+    inputs = keras.Input((config.image_size, config.image_size, 1), name="face", dtype="uint8")
+    x = layers.Rescaling(1 / 255, name="scale")(inputs)
+    x = augmentation(config)(x)
+    for block, width in enumerate(config.widths):
+        for conv in range(config.convs_per_block):
+            x = layers.Conv2D(
+                width, 3, padding="same", use_bias=False, name=f"block{block}_conv{conv}"
+            )(x)
+            x = layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
+            x = layers.ReLU(name=f"block{block}_relu{conv}")(x)
+        if block < len(config.widths) - 1:
+            x = layers.MaxPooling2D(name=f"block{block}_pool")(x)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    x = layers.Dropout(config.dropout, name="dropout")(x)
+    outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="p_female")(x)
+    return keras.Model(inputs, outputs, name="facegen_cnn")
+
+
+def augmentation_examples(
+    faces: np.ndarray, config: ModelConfig | None = None, *, copies: int = 7, seed: int = 0
+) -> np.ndarray:
+    """Each face followed by ``copies`` random augmentations of it, as uint8 (N*(copies+1), H, W).
+
+    Runs the model's own augmentation layers in training mode, so the preview shows exactly
+    the variation training sees.
+    """
+    config = config or ModelConfig(image_size=faces.shape[1])
+    keras.utils.set_random_seed(seed)
+    layer = augmentation(config)
+    batch = faces[..., None].astype("float32")
+    rows = []
+    for face, variants in zip(
+        faces,
+        np.stack(
+            [keras.ops.convert_to_numpy(layer(batch, training=True)) for _ in range(copies)], axis=1
+        ),
+        strict=True,
+    ):
+        rows.append(face)
+        rows.extend(np.clip(variants[..., 0], 0, 255).astype(np.uint8))
+    return np.stack(rows)

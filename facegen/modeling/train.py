@@ -1,0 +1,258 @@
+"""Fit the CNN: seeded, checkpointed on validation accuracy, saved atomically.
+
+The training notebook and ``facegen train`` both call ``train``; nothing else fits a model. Model
+selection looks at the validation split only; the test split never reaches this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from facegen.atomic import atomic_path
+from facegen.data import Dataset
+from facegen.modeling.model import ModelConfig, build_model
+from facegen.runs import Run
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation knobs; the defaults are what ``make report`` uses."""
+
+    epochs: int = 20
+    batch_size: int = 128
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.05
+    seed: int = 42
+    deterministic: bool = True  # same seed, same machine: same weights and metrics
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced, for the notebook, the manifest and the model card."""
+
+    model: keras.Model
+    history: pd.DataFrame  # one row per epoch
+    best_epoch: int  # 1-based
+    best_val_accuracy: float
+    seconds: float
+    images_per_second: float
+    strategy: str
+    model_config: dict = field(default_factory=dict)
+    train_config: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        return {
+            "best_epoch": self.best_epoch,
+            "best_val_accuracy": self.best_val_accuracy,
+            "train_seconds": round(self.seconds, 1),
+            "train_images_per_second": round(self.images_per_second, 1),
+            "epochs_run": len(self.history),
+            "strategy": self.strategy,
+            "parameters": int(self.model.count_params()),
+        }
+
+
+def pick_strategy() -> tf.distribute.Strategy:
+    """All GPUs when there are several, the one GPU when there is one, else the CPU as it is.
+
+    On GPUs the global policy becomes mixed float16 (the output layer stays float32); the CPU
+    default is unchanged because float16 is slower there.
+    """
+    gpus = tf.config.list_logical_devices("GPU")
+    if gpus:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    if len(gpus) == 1:
+        return tf.distribute.OneDeviceStrategy(gpus[0].name)
+    return tf.distribute.get_strategy()
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Python, NumPy and TensorFlow seeds, and deterministic kernels where TensorFlow has them."""
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def make_dataset(
+    images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int
+) -> tf.data.Dataset:
+    """uint8 faces and 0/1 labels as batches; scaling and augmentation happen inside the model."""
+    data = tf.data.Dataset.from_tensor_slices((images[..., None], labels.astype("float32")))
+    if shuffle:
+        data = data.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int):
+    """Linear warm-up to the peak rate, then cosine decay to zero at the last step."""
+    total = max(1, config.epochs * steps_per_epoch)
+    warmup = min(total - 1, int(config.warmup_epochs * steps_per_epoch))
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate * 0.1 if warmup else config.learning_rate,
+        decay_steps=total - warmup,
+        warmup_target=config.learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+
+
+class _EpochLog(keras.callbacks.Callback):
+    """Keeps the best weights in memory and prints one line per epoch (papermill shows it)."""
+
+    def __init__(self, epochs: int, progress: bool) -> None:
+        super().__init__()
+        self.epochs, self.progress = epochs, progress
+        self.rows: list[dict] = []
+        self.best_accuracy, self.best_epoch, self.best_weights = -math.inf, 0, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        row = {
+            "epoch": epoch + 1,
+            **{k: float(v) for k, v in logs.items()},
+            "seconds": time.perf_counter() - self._start,
+        }
+        self.rows.append(row)
+        if row["val_accuracy"] > self.best_accuracy:
+            self.best_accuracy, self.best_epoch = row["val_accuracy"], epoch + 1
+            self.best_weights = self.model.get_weights()
+        if self.progress:
+            print(
+                f"epoch {epoch + 1:>3}/{self.epochs}  loss {row['loss']:.4f}  "
+                f"acc {row['accuracy']:.4f}  val_loss {row['val_loss']:.4f}  "
+                f"val_acc {row['val_accuracy']:.4f}  {row['seconds']:.0f}s"
+                + ("  *best" if self.best_epoch == epoch + 1 else ""),
+                flush=True,
+            )
+
+
+def train(
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    val_images: np.ndarray,
+    val_labels: np.ndarray,
+    *,
+    model_config: ModelConfig | None = None,
+    train_config: TrainConfig | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train from scratch and return the model with the weights of its best validation epoch."""
+    model_config = model_config or ModelConfig()
+    config = train_config or TrainConfig()
+    if len(train_images) == 0 or len(val_images) == 0:
+        raise ValueError("training needs at least one training and one validation image")
+    seed_everything(config.seed, config.deterministic)
+    strategy = pick_strategy()
+    steps = math.ceil(len(train_images) / config.batch_size)
+    with strategy.scope():
+        model = build_model(model_config)
+        model.compile(
+            optimizer=keras.optimizers.AdamW(
+                learning_rate_schedule(config, steps), weight_decay=config.weight_decay
+            ),
+            loss=keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing),
+            metrics=[keras.metrics.BinaryAccuracy(name="accuracy")],
+        )
+    train_data = make_dataset(
+        train_images, train_labels, config.batch_size, shuffle=True, seed=config.seed
+    )
+    val_data = make_dataset(val_images, val_labels, 512, shuffle=False, seed=config.seed)
+    epoch_log = _EpochLog(config.epochs, progress)
+    start = time.perf_counter()
+    model.fit(
+        train_data,
+        validation_data=val_data,
+        epochs=config.epochs,
+        verbose=0,
+        callbacks=[epoch_log],
+        shuffle=False,
+    )  # the dataset itself shuffles, seeded
+    seconds = time.perf_counter() - start
+    if epoch_log.best_weights is not None:
+        model.set_weights(epoch_log.best_weights)
+    history = pd.DataFrame(epoch_log.rows)
+    fit_seconds = float(history["seconds"].sum()) if len(history) else seconds
+    return TrainResult(
+        model=model,
+        history=history,
+        best_epoch=epoch_log.best_epoch,
+        best_val_accuracy=float(epoch_log.best_accuracy),
+        seconds=seconds,
+        images_per_second=len(train_images) * len(history) / max(fit_seconds, 1e-9),
+        strategy=type(strategy).__name__,
+        model_config=model_config.to_dict(),
+        train_config=config.to_dict(),
+    )
+
+
+def save_model(model: keras.Model, path: str | os.PathLike) -> Path:
+    """Save in the native ``.keras`` format, atomically: a crash never leaves half a model."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"{path}: models are saved in the native .keras format")
+    with atomic_path(path, suffix=".keras") as tmp:
+        model.save(tmp)
+    return path
+
+
+def train_for_run(
+    run: Run,
+    dataset: Dataset,
+    *,
+    model_config: ModelConfig | None = None,
+    train_config: TrainConfig | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train on the run's train split, select on its validation split, save everything.
+
+    Writes ``model.keras`` (best validation epoch), ``history.csv`` and ``training.json`` into
+    the run folder. The training notebook and ``facegen train`` both call this.
+    """
+    settings = run.settings
+    model_config = model_config or ModelConfig(image_size=settings.image_size)
+    train_config = train_config or TrainConfig(epochs=settings.epochs, seed=settings.seed)
+    train_images, train_rows = dataset.part("train")
+    val_images, val_rows = dataset.part("val")
+    result = train(
+        train_images,
+        dataset.labels(train_rows),
+        val_images,
+        dataset.labels(val_rows),
+        model_config=model_config,
+        train_config=train_config,
+        progress=progress,
+    )
+    save_model(result.model, run.model_path)
+    run.write_table("history.csv", result.history)
+    run.write_json(
+        "training.json",
+        {
+            **result.summary(),
+            "n_train": len(train_images),
+            "n_val": len(val_images),
+            "model_config": result.model_config,
+            "train_config": result.train_config,
+        },
+    )
+    return result

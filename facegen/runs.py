@@ -1,0 +1,163 @@
+"""A run folder and the settings of one run, as every notebook of the pipeline sees them.
+
+Each notebook receives the same parameters from papermill and opens the same run folder; the
+first one to load the data writes ``split.csv`` there and every later one reads it back and
+checks it, so all four notebooks (and ``facegen train``) agree on which face is in which split.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from facegen import config
+from facegen.atomic import atomic_path, atomic_write_text
+from facegen.data import Dataset, load_dataset
+from facegen.split import read_split
+
+FIGURE_DPI = 110
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The parameters a notebook was run with, with the profile's defaults filled in."""
+
+    data_dir: str | None
+    image_size: int
+    seed: int
+    epochs: int
+    profile: str
+    max_images: int | None
+    n_boot: int
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        data_dir: str | None = None,
+        image_size: int = config.IMAGE_SIZE,
+        seed: int = config.SEED,
+        epochs: int | None = None,
+        profile: str | None = None,
+        max_images: int | None = None,
+        n_boot: int | None = None,
+    ) -> Settings:
+        profile = profile or os.environ.get(config.PROFILE_ENV) or "full"
+        if profile not in config.PROFILES:
+            raise ValueError(f"profile must be one of {sorted(config.PROFILES)}, not {profile!r}")
+        if not 16 <= int(image_size) <= 512:
+            raise ValueError(f"image_size must be between 16 and 512 pixels, not {image_size}")
+        defaults = config.PROFILES[profile]
+        return cls(
+            data_dir=data_dir,
+            image_size=int(image_size),
+            seed=int(seed),
+            epochs=int(epochs if epochs is not None else defaults["epochs"]),
+            profile=profile,
+            max_images=max_images if max_images is not None else defaults["max_images"],
+            n_boot=int(n_boot if n_boot is not None else defaults["n_boot"]),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SplitMismatchError(RuntimeError):
+    """The data no longer matches the split this run started with."""
+
+
+class Run:
+    """Paths and atomic writers for one run folder (``reports/<run-id>/``)."""
+
+    def __init__(self, root: str | os.PathLike | None, settings: Settings) -> None:
+        root = root or os.environ.get(config.RUN_DIR_ENV)
+        self.root = Path(root) if root else config.PROJECT_ROOT / "reports" / "interactive"
+        self.settings = settings
+        self.figures = self.root / "figures"
+        self.figures.mkdir(parents=True, exist_ok=True)
+
+    split_path = property(lambda self: self.root / "split.csv")
+    model_path = property(lambda self: self.root / "model.keras")
+
+    def dataset(self, *, progress: bool = False) -> Dataset:
+        """Load the data with this run's settings, and pin or check the run's split."""
+        s = self.settings
+        dataset = load_dataset(
+            s.data_dir, image_size=s.image_size, seed=s.seed, progress=progress
+        ).sample(s.max_images)
+        if not self.split_path.exists():
+            dataset.write_split(self.split_path)
+            return dataset
+        pinned = read_split(self.split_path).set_index("file")["split"]
+        current = dataset.used.set_index("file")["split"]
+        if not current.sort_index().equals(pinned.sort_index()):
+            raise SplitMismatchError(
+                f"The data or settings changed since {self.split_path} was written: the split "
+                "no longer matches. Start a new run folder."
+            )
+        return dataset
+
+    def figure(self, figure, name: str) -> None:
+        """Save a figure as ``figures/<name>.png`` and show that very PNG in the notebook.
+
+        Showing the saved file, not the live figure, makes the HTML report and the figures
+        folder identical by construction. Returns nothing, so a notebook cell ending in this
+        call shows the picture and no path.
+        """
+        path = self.save_figure(figure, name)
+        try:
+            from IPython.display import Image, display
+
+            display(Image(filename=str(path)))
+        except ImportError:  # plain Python: the file is the output
+            pass
+
+    def record_data(self, dataset: Dataset) -> Path:
+        """``data.json``: where the data came from, its fingerprint, quality report and split."""
+        return self.write_json(
+            "data.json",
+            {
+                "data_dir": str(dataset.data_dir),
+                "fingerprint": dataset.fingerprint,
+                "image_size": dataset.image_size,
+                "seed": dataset.seed,
+                "quality": dataset.quality.to_dict(),
+                "split_sizes": dataset.split_sizes()["files"].to_dict(),
+                "settings": self.settings.to_dict(),
+            },
+        )
+
+    def save_figure(self, figure, name: str) -> Path:
+        """Write ``figures/<name>.png`` atomically and close the figure."""
+        import matplotlib.pyplot as plt
+
+        path = self.figures / f"{name}.png"
+        with atomic_path(path, suffix=".png") as tmp:
+            figure.savefig(tmp, dpi=FIGURE_DPI, bbox_inches="tight")
+        plt.close(figure)
+        return path
+
+    def write_json(self, name: str, data: Any) -> Path:
+        from facegen.evaluate import to_jsonable
+
+        path = self.root / name
+        atomic_write_text(path, json.dumps(to_jsonable(data), indent=2, sort_keys=False) + "\n")
+        return path
+
+    def read_json(self, name: str) -> Any:
+        return json.loads((self.root / name).read_text())
+
+    def write_table(self, name: str, table: pd.DataFrame) -> Path:
+        path = self.root / name
+        atomic_write_text(path, table.to_csv(index=False, lineterminator="\n"))
+        return path
+
+
+def open_run(run_dir: str | os.PathLike | None = None, **parameters: Any) -> Run:
+    """The run folder for a notebook's papermill parameters (``run_dir`` plus Settings fields)."""
+    return Run(run_dir, Settings.resolve(**parameters))

@@ -1,0 +1,132 @@
+"""The notebooks: committed clean, parameterised, and runnable top to bottom (nbval, papermill)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from facegen import config
+from facegen.pipeline import NOTEBOOKS, ReportFailed, run_report
+
+NOTEBOOK_PATHS = [config.PROJECT_ROOT / "notebooks" / f"{name}.ipynb" for name in NOTEBOOKS]
+PARAMETERS = ("data_dir", "image_size", "seed", "epochs", "run_dir", "profile")
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=NOTEBOOKS)
+def test_committed_without_outputs(path):
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, (
+                f"{path.name}: {cell.source}"
+            )
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=NOTEBOOKS)
+def test_first_code_cell_is_the_papermill_parameters_cell(path):
+    notebook = nbformat.read(path, as_version=4)
+    first = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    assert "parameters" in first.metadata.get("tags", [])
+    defined = {line.split("=")[0].strip() for line in first.source.splitlines() if "=" in line}
+    assert set(PARAMETERS) <= defined
+
+
+def test_nbval_runs_every_notebook_in_order(face_folder, tmp_path):
+    """nbval cannot pass parameters, so the smoke profile and folders come from the environment."""
+    run_dir = tmp_path / "run"
+    env = {
+        **os.environ,
+        "FACEGEN_DATA_DIR": str(face_folder),
+        "FACEGEN_PROFILE": "smoke",
+        "FACEGEN_RUN_DIR": str(run_dir),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *map(str, NOTEBOOK_PATHS),
+        ],
+        env=env,
+        cwd=config.PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout.splitlines()[-1]
+    assert (run_dir / "model.keras").exists()
+    headline = json.loads((run_dir / "metrics.json").read_text())["headline"]
+    assert 0 <= headline["test_accuracy"] <= 1 and headline["n_test"] > 0
+
+
+def test_report_writes_a_complete_run_folder(face_folder, tmp_path):
+    run_dir = run_report(
+        {"data_dir": str(face_folder), "profile": "smoke"},
+        root=tmp_path,
+        run_id="smoke",
+        progress=False,
+    )
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert [n["name"] for n in manifest["notebooks"]] == list(NOTEBOOKS)
+    assert all(n["seconds"] > 0 for n in manifest["notebooks"])
+    assert manifest["data"]["fingerprint"] and manifest["packages"]["tensorflow"]
+    assert manifest["headline"]["n_test"] > 0
+    assert manifest["training"]["train_images_per_second"] > 0
+    for name in NOTEBOOKS:
+        page = (run_dir / f"{name}.html").read_text()
+        assert "fg-hide-code" in page and "Show code" in page
+    for name in (
+        "model.keras",
+        "split.csv",
+        "metrics.json",
+        "model_card.md",
+        "model_card.html",
+        "figures/confusion_matrix.png",
+        "figures/accuracy_by_ethnicity.png",
+    ):
+        assert (run_dir / name).exists(), name
+    card = (run_dir / "model_card.md").read_text()
+    assert "not the gender identity" in card and "Intended use" in card
+    index = (tmp_path / "index.html").read_text()
+    assert "smoke" in index and "complete" in index and "smoke/04_evaluation.html" in index
+    assert not (run_dir / "FAILED").exists()
+
+
+def test_bad_parameters_are_refused_before_any_notebook_runs(tmp_path):
+    with pytest.raises(ValueError, match="image_size must be between"):
+        run_report({"image_size": 0}, root=tmp_path, run_id="bad", progress=False)
+    with pytest.raises(ValueError, match="profile must be one of"):
+        run_report({"profile": "huge"}, root=tmp_path, run_id="bad2", progress=False)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_failing_notebook_marks_the_run_failed(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "30_0_1_20170101000000001.jpg.chip.jpg").write_bytes(b"")  # nothing usable
+    with pytest.raises(ReportFailed, match=r"01_eda.ipynb failed in cell \[\d+\]"):
+        run_report(
+            {"data_dir": str(data), "profile": "smoke"},
+            root=tmp_path,
+            run_id="broken",
+            progress=False,
+        )
+    run_dir = tmp_path / "broken"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "failed"
+    assert manifest["failure"]["notebook"] == "01_eda"
+    assert "headline" not in manifest
+    assert (run_dir / "FAILED").read_text().startswith("01_eda.ipynb failed")
+    assert "failed in 01_eda" in (tmp_path / "index.html").read_text()
