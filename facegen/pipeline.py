@@ -86,6 +86,8 @@ def run_report(
     run_dir = root / (run_id or new_run_id(settings))
     run_dir.mkdir(parents=True, exist_ok=False)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernels inherit it: quieter reports
+    if progress:
+        _show_cell_output()
     manifest = _initial_manifest(run_dir, settings, parameters)
     _write_manifest(run_dir, manifest)
     start = time.perf_counter()
@@ -125,6 +127,27 @@ def run_report(
     write_model_card(run_dir)
     write_index(root)
     return run_dir
+
+
+class _StdoutOnly(logging.Filter):
+    """papermill logs a cell's stdout at INFO and its stderr (library warnings) at WARNING."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno == logging.INFO
+
+
+def _show_cell_output() -> None:
+    """Stream what cells print (the epoch lines above all) to the terminal, once."""
+    logger = logging.getLogger("papermill")
+    if any(getattr(h, "_facegen", False) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("    %(message)s"))
+    handler.addFilter(_StdoutOnly())
+    handler._facegen = True
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def _say(progress: bool, message: str) -> None:

@@ -161,3 +161,19 @@ class Run:
 def open_run(run_dir: str | os.PathLike | None = None, **parameters: Any) -> Run:
     """The run folder for a notebook's papermill parameters (``run_dir`` plus Settings fields)."""
     return Run(run_dir, Settings.resolve(**parameters))
+
+
+def environment_summary() -> str:
+    """One line of versions, printed at the top of every notebook so each page states them."""
+    import importlib.metadata
+    import platform
+
+    names = ("tensorflow", "keras", "numpy", "pandas", "opencv-python-headless", "scikit-learn",
+             "fairlearn")
+    parts = [f"Python {platform.python_version()}"]
+    for name in names:
+        try:
+            parts.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            parts.append(f"{name} (not installed)")
+    return " · ".join(parts)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from facegen import config
 from facegen.atomic import atomic_path
 from facegen.data import Dataset
 from facegen.modeling.model import ModelConfig, build_model
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 class TrainConfig:
     """Optimisation knobs; the defaults are what ``make report`` uses."""
 
-    epochs: int = 20
+    epochs: int = config.PROFILES["full"]["epochs"]
     batch_size: int = 128
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
