@@ -298,8 +298,9 @@ def subgroup_table(
     interval depends only on its own rows, not on which other groups exist or pass ``min_count``.
 
     Rates that a group cannot define are NaN, never 0: ``recall_female`` of an all-male group,
-    and ``f1_macro`` of any group holding one true class only (there the other class's F1 would
-    measure only false alarms, and averaging it in would halve the score).
+    ``precision_female`` and ``f1_macro`` of any group holding one true class only (there
+    precision is 0 or 1 by construction, and the other class's F1 would measure only false
+    alarms, so averaging it in would halve the score).
     """
     labels, _, predictions = _checked(y_true, y_prob, threshold, frame)
     columns = _columns(frame, by)
@@ -323,7 +324,7 @@ def subgroup_table(
                 "accuracy_high": high,
                 "recall_male": rates["recall_male"],
                 "recall_female": rates["recall_female"],
-                "precision_female": rates["precision_female"],
+                "precision_female": rates["precision_female"] if both_classes else math.nan,
                 "f1_macro": f1_macro,
                 "error_rate": 1 - rates["accuracy"],
                 "share": len(members) / len(frame),

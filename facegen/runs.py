@@ -168,8 +168,15 @@ def environment_summary() -> str:
     import importlib.metadata
     import platform
 
-    names = ("tensorflow", "keras", "numpy", "pandas", "opencv-python-headless", "scikit-learn",
-             "fairlearn")
+    names = (
+        "tensorflow",
+        "keras",
+        "numpy",
+        "pandas",
+        "opencv-python-headless",
+        "scikit-learn",
+        "fairlearn",
+    )
     parts = [f"Python {platform.python_version()}"]
     for name in names:
         try:

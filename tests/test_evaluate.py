@@ -411,3 +411,18 @@ def test_to_jsonable_output_goes_through_json():
     assert json.loads(json.dumps(fair, allow_nan=False))["by_group"][0]["gender"] == "male"
     with pytest.raises(TypeError, match="object"):
         to_jsonable({"odd": object()})
+
+
+def test_one_class_groups_have_no_precision():
+    """Grouped by gender, each group holds one true class: its precision is 0 or 1 by
+    construction, so the table says NaN rather than a number that looks like a finding."""
+    frame = pd.DataFrame(
+        {
+            "gender": pd.Categorical(
+                ["male", "male", "female", "female"], categories=["male", "female"]
+            )
+        }
+    )
+    table = subgroup_table(frame, [0, 0, 1, 1], [0.9, 0.1, 0.8, 0.2], "gender", n_boot=10)
+    assert table["precision_female"].isna().all()
+    assert table["accuracy"].tolist() == [0.5, 0.5]
