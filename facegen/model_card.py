@@ -53,8 +53,8 @@ def render_model_card(run_dir: Path) -> tuple[str, str]:
         f"(weights of epoch {training.get('best_epoch', '–')}, chosen on validation accuracy "
         f"{_pct(training.get('best_val_accuracy'))}); {training.get('parameters', 0):,} "
         f"parameters; {training.get('train_images_per_second', '–')} training images/s on "
-        f"{manifest.get('platform', {}).get('cpus', '?')} CPU cores "
-        f"({training.get('strategy', '–')}).",
+        f"a machine with {manifest.get('platform', {}).get('cpus', '?')} CPU cores, on "
+        f"{training.get('strategy', '–')}.",
         "",
         "## Intended use",
         "Research and teaching: studying how facial gender classifiers behave, and for whom they "

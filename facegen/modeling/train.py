@@ -86,6 +86,16 @@ def pick_strategy() -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
+def describe_strategy(strategy: tf.distribute.Strategy) -> str:
+    """A reader's name for where training ran, for the manifest and the model card."""
+    replicas = strategy.num_replicas_in_sync
+    if isinstance(strategy, tf.distribute.MirroredStrategy):
+        return f"{replicas} GPUs (MirroredStrategy, mixed precision)"
+    if isinstance(strategy, tf.distribute.OneDeviceStrategy):
+        return "one GPU (mixed precision)"
+    return "CPU (default strategy)"
+
+
 def seed_everything(seed: int, deterministic: bool = True) -> None:
     """Python, NumPy and TensorFlow seeds, and deterministic kernels where TensorFlow has them."""
     keras.utils.set_random_seed(seed)
@@ -201,7 +211,7 @@ def train(
         best_val_accuracy=float(epoch_log.best_accuracy),
         seconds=seconds,
         images_per_second=len(train_images) * len(history) / max(fit_seconds, 1e-9),
-        strategy=type(strategy).__name__,
+        strategy=describe_strategy(strategy),
         model_config=model_config.to_dict(),
         train_config=config.to_dict(),
     )
