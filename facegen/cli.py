@@ -151,6 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DataNotFoundError as exc:
         print(f"facegen: {exc}", file=sys.stderr)
         return 2
+    except ValueError as exc:  # a parameter out of range, or no usable image in the folder
+        print(f"facegen: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("facegen: interrupted", file=sys.stderr)
         return 130

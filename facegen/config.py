@@ -48,6 +48,7 @@ AGE_BANDS = (
 AGE_BAND_LABELS = tuple(label for _, label in AGE_BANDS)
 
 IMAGE_SIZE = 48
+IMAGE_SIZE_RANGE = (16, 512)  # smaller loses the face; larger than any UTKFace image is pointless
 SEED = 42
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # train, validation, test
 SPLIT_NAMES = ("train", "val", "test")
@@ -77,3 +78,11 @@ PROFILES: dict[str, dict] = {
     "full": {"max_images": None, "epochs": 14, "n_boot": 1000},
     "smoke": {"max_images": 400, "epochs": 2, "n_boot": 100},
 }
+
+
+def check_image_size(size: int) -> int:
+    """The one check of an image-size parameter, so every entry point refuses it the same way."""
+    low, high = IMAGE_SIZE_RANGE
+    if not low <= int(size) <= high:
+        raise ValueError(f"image_size must be between {low} and {high} pixels, not {size}")
+    return int(size)

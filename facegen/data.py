@@ -124,6 +124,7 @@ def load_dataset(
     progress: bool = True,
 ) -> Dataset:
     """Find, check, preprocess and split UTKFace (see the module docstring for the steps)."""
+    image_size = config.check_image_size(image_size)
     frame = load_frame(data_dir, download=download)
     data_dir = Path(frame["path"].iat[0]).parent if len(frame) else Path(data_dir or ".")
     faces = load_faces(frame, image_size, cache=cache, progress=progress)

@@ -50,12 +50,10 @@ class Settings:
         profile = profile or os.environ.get(config.PROFILE_ENV) or "full"
         if profile not in config.PROFILES:
             raise ValueError(f"profile must be one of {sorted(config.PROFILES)}, not {profile!r}")
-        if not 16 <= int(image_size) <= 512:
-            raise ValueError(f"image_size must be between 16 and 512 pixels, not {image_size}")
         defaults = config.PROFILES[profile]
         return cls(
             data_dir=data_dir,
-            image_size=int(image_size),
+            image_size=config.check_image_size(image_size),
             seed=int(seed),
             epochs=int(epochs if epochs is not None else defaults["epochs"]),
             profile=profile,

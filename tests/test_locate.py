@@ -105,3 +105,11 @@ def test_no_download_when_disabled(monkeypatch):
     monkeypatch.setattr("kagglehub.dataset_download", lambda *a, **k: pytest.fail("downloaded"))
     with pytest.raises(DataNotFoundError, match="downloading is off"):
         locate_data_dir(download=False)
+
+
+def test_cli_refuses_a_bad_parameter_without_traceback(capsys, tmp_path):
+    assert cli.main(["data", "--data-dir", str(tmp_path), "--image-size", "0"]) == 2
+    assert cli.main(["report", "-p", "image_size", "0", "--reports-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("image_size must be between 16 and 512 pixels, not 0") == 2
+    assert "Traceback" not in err
