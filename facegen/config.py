@@ -47,6 +47,22 @@ AGE_BANDS = (
 )
 AGE_BAND_LABELS = tuple(label for _, label in AGE_BANDS)
 
+# The packages whose versions every report and manifest states.
+REPORTED_PACKAGES = (
+    "tensorflow",
+    "keras",
+    "numpy",
+    "pandas",
+    "opencv-python-headless",
+    "scikit-learn",
+    "fairlearn",
+    "seaborn",
+    "matplotlib",
+    "papermill",
+    "nbconvert",
+    "facegen",
+)
+
 IMAGE_SIZE = 48
 IMAGE_SIZE_RANGE = (16, 512)  # smaller loses the face; larger than any UTKFace image is pointless
 SEED = 42

@@ -10,7 +10,6 @@ looking like a result.
 from __future__ import annotations
 
 import html
-import importlib.metadata
 import json
 import logging
 import os
@@ -25,7 +24,7 @@ from typing import Any
 
 from facegen import config
 from facegen.atomic import atomic_write_text
-from facegen.runs import Settings
+from facegen.runs import Settings, package_versions
 
 NOTEBOOKS = ("01_eda", "02_preprocessing", "03_training", "04_evaluation")
 NOTEBOOK_TITLES = {
@@ -34,20 +33,6 @@ NOTEBOOK_TITLES = {
     "03_training": "3. Training",
     "04_evaluation": "4. Evaluation",
 }
-PACKAGES = (
-    "tensorflow",
-    "keras",
-    "numpy",
-    "pandas",
-    "opencv-python-headless",
-    "scikit-learn",
-    "fairlearn",
-    "seaborn",
-    "matplotlib",
-    "papermill",
-    "nbconvert",
-    "facegen",
-)
 
 
 class ReportFailed(RuntimeError):
@@ -187,7 +172,7 @@ def _initial_manifest(run_dir: Path, settings: Settings, parameters: dict) -> di
             "machine": platform.machine(),
             "cpus": os.cpu_count(),
         },
-        "packages": _package_versions(),
+        "packages": package_versions(),
     }
 
 
@@ -222,16 +207,6 @@ def _git_state() -> dict[str, Any]:
         return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": None}
-
-
-def _package_versions() -> dict[str, str | None]:
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 # --------------------------------------------------------------------------------------------

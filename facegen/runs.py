@@ -161,24 +161,25 @@ def open_run(run_dir: str | os.PathLike | None = None, **parameters: Any) -> Run
     return Run(run_dir, Settings.resolve(**parameters))
 
 
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages a result depends on (None when one is missing)."""
+    import importlib.metadata
+
+    versions: dict[str, str | None] = {}
+    for name in config.REPORTED_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
 def environment_summary() -> str:
     """One line of versions, printed at the top of every notebook so each page states them."""
-    import importlib.metadata
     import platform
 
-    names = (
-        "tensorflow",
-        "keras",
-        "numpy",
-        "pandas",
-        "opencv-python-headless",
-        "scikit-learn",
-        "fairlearn",
-    )
     parts = [f"Python {platform.python_version()}"]
-    for name in names:
-        try:
-            parts.append(f"{name} {importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
-            parts.append(f"{name} (not installed)")
+    parts += [
+        f"{name} {version or '(not installed)'}" for name, version in package_versions().items()
+    ]
     return " · ".join(parts)
