@@ -147,9 +147,6 @@ class Run:
         atomic_write_text(path, json.dumps(to_jsonable(data), indent=2, sort_keys=False) + "\n")
         return path
 
-    def read_json(self, name: str) -> Any:
-        return json.loads((self.root / name).read_text())
-
     def write_table(self, name: str, table: pd.DataFrame) -> Path:
         path = self.root / name
         atomic_write_text(path, table.to_csv(index=False, lineterminator="\n"))

@@ -40,11 +40,6 @@ def load_model(path: str | os.PathLike) -> keras.Model:
     return model
 
 
-def model_image_size(model: keras.Model) -> int:
-    """The face size the model was trained on, so prediction preprocesses the same way."""
-    return int(model.input_shape[1])
-
-
 def predict_proba(
     model: keras.Model, images: np.ndarray, *, batch_size: int = 512, flip_average: bool = False
 ) -> np.ndarray:
