@@ -26,11 +26,11 @@ data: $(STAMP)
 	$(BIN)/facegen data
 
 test: $(STAMP)
-	$(BIN)/ruff check facegen tests benchmarks
+	$(BIN)/ruff check facegen tests benchmarks .ci
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check facegen tests benchmarks
+	$(BIN)/ruff check facegen tests benchmarks .ci
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_data.py

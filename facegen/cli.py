@@ -77,6 +77,87 @@ def _report_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_command(args: argparse.Namespace) -> int:
+    from facegen.training_run import profile_settings, train_run
+
+    settings = profile_settings(
+        data_dir=args.data_dir,
+        image_size=args.image_size,
+        seed=args.seed,
+        epochs=args.epochs,
+        profile=args.profile,
+    )
+    try:
+        run_dir = train_run(settings, args.out, retrain=args.retrain, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(
+            "facegen: training interrupted; no new model was written (an existing model.keras "
+            "is untouched). Run the same command again to restart it.",
+            file=sys.stderr,
+        )
+        return 130
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    validation, headline = metrics["validation"], metrics["headline"]
+    print(f"Run complete: {run_dir}")
+    print(f"  validation accuracy {validation['accuracy']:.4f} on {validation['n']:,} faces")
+    print(
+        f"  test accuracy {headline['test_accuracy']:.4f} "
+        f"[{headline['test_accuracy_low']:.4f}, {headline['test_accuracy_high']:.4f}] "
+        f"on {headline['n_test']:,} faces"
+    )
+    print(f"  model {run_dir / 'model.keras'}")
+    return 0
+
+
+def _predict_command(args: argparse.Namespace) -> int:
+    from facegen.manifest import newest_complete_model
+    from facegen.modeling.predict import ModelLoadError, load_model
+
+    model_path = args.model or newest_complete_model(args.reports_dir)
+    if model_path is None:
+        raise ModelLoadError(
+            f"no complete run with a model under {args.reports_dir or 'reports/'}: run "
+            "`make report` or `facegen train` first, or pass --model PATH"
+        )
+    model = load_model(model_path)
+
+    from facegen import prediction_output
+    from facegen.inference import classify_files, collect_inputs
+
+    inputs = collect_inputs(args.paths)
+    if not inputs:
+        raise ValueError("no input files")
+    progress = (not args.quiet and sys.stderr.isatty()) or args.progress
+    results = classify_files(
+        inputs, model, cropped=args.cropped, batch_size=args.batch_size, progress=progress
+    )
+    render = {
+        "table": prediction_output.to_table,
+        "csv": prediction_output.to_csv,
+        "json": prediction_output.to_json,
+    }[args.format]
+    text = render(results)
+    if args.output:
+        from facegen.atomic import atomic_write_text
+
+        atomic_write_text(args.output, text)
+    else:
+        sys.stdout.write(text)
+    if args.annotate:
+        from facegen.annotate import write_annotated
+
+        written = sum(write_annotated(r, args.annotate) is not None for r in results)
+        print(f"facegen: {written:,} annotated images in {args.annotate}", file=sys.stderr)
+    if not args.quiet:
+        print(
+            f"facegen: {prediction_output.summary(results)} (model {model_path})", file=sys.stderr
+        )
+    if not any(r.processed for r in results):
+        print("facegen: no input could be processed", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _download_command(args: argparse.Namespace) -> int:
     from facegen.dataset import download_utkface, resolve_image_folder
 
@@ -133,6 +214,55 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(run=_report_command)
 
+    train = commands.add_parser(
+        "train",
+        help="train and evaluate the model into a run folder (what notebooks 03-04 do)",
+        description="Train the CNN with the training notebook's code, evaluate it on the "
+        "validation and test splits, and write a run folder (model, split, metrics, manifest).",
+    )
+    train.add_argument("--data-dir", help="UTKFace folder (default: as for `facegen data`)")
+    train.add_argument("--image-size", type=int, default=config.IMAGE_SIZE)
+    train.add_argument("--epochs", type=int, help="default: the profile's")
+    train.add_argument("--seed", type=int, default=config.SEED)
+    train.add_argument("--profile", default="full", choices=sorted(config.PROFILES))
+    train.add_argument(
+        "--out", help="run folder (default: reports/<time>-train-<profile>-seed<seed>/)"
+    )
+    train.add_argument(
+        "--retrain", action="store_true", help="train again even if --out holds a complete run"
+    )
+    train.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    train.set_defaults(run=_train_command)
+
+    predict = commands.add_parser(
+        "predict",
+        help="classify the faces in photos (files, folders, globs)",
+        description="Detect faces with OpenCV's Haar cascade, crop them as UTKFace was cropped, "
+        "preprocess them exactly as in training and classify them. Every file gets a status; "
+        "the exit status is 1 only when no file could be processed. Arguments starting with @ "
+        "name a file listing one path per line.",
+        fromfile_prefix_chars="@",
+    )
+    predict.add_argument("paths", nargs="+", metavar="PATH", help="image, folder or glob")
+    predict.add_argument(
+        "--model", help="a .keras model (default: the newest complete run's under reports/)"
+    )
+    predict.add_argument("--reports-dir", help="where to look for runs (default: reports/)")
+    predict.add_argument(
+        "--cropped",
+        action="store_true",
+        help="each image is one already-cropped face, as UTKFace files are (no detection)",
+    )
+    predict.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    predict.add_argument("-o", "--output", help="write the table/CSV/JSON here, not to stdout")
+    predict.add_argument(
+        "--annotate", metavar="DIR", help="write copies of the images with boxes and labels"
+    )
+    predict.add_argument("--batch-size", type=int, default=1024, help="faces per model call")
+    predict.add_argument("--progress", action="store_true", help="progress bar even when piped")
+    predict.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
+    predict.set_defaults(run=_predict_command)
+
     download = commands.add_parser("download", help=f"download {config.KAGGLE_HANDLE} (kagglehub)")
     download.set_defaults(run=_download_command)
     return parser
@@ -140,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from facegen.dataset import DataNotFoundError
+    from facegen.modeling.predict import ModelLoadError
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -148,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return args.run(args)
-    except DataNotFoundError as exc:
+    except (DataNotFoundError, ModelLoadError) as exc:
         print(f"facegen: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:  # a parameter out of range, or no usable image in the folder

@@ -64,6 +64,9 @@ REPORTED_PACKAGES = (
 )
 
 IMAGE_SIZE = 48
+FLIP_AVERAGE = False
+"""Test-time augmentation: average each face with its mirror image when classifying. One switch
+for the evaluation notebook and ``facegen predict`` alike, so they always agree."""
 IMAGE_SIZE_RANGE = (16, 512)  # smaller loses the face; larger than any UTKFace image is pointless
 SEED = 42
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # train, validation, test

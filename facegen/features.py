@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing
-import multiprocessing.context
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -55,6 +54,34 @@ def image_format(data: bytes) -> str | None:
             return name
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "webp"
+    return None
+
+
+def header_dimensions(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a JPEG or PNG header, without decoding (None when not found).
+
+    Lets a caller refuse a gigantic photo before OpenCV allocates memory for every pixel.
+    """
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            i += 1
+            continue
+        marker = data[i + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
+            i += 1 if marker == 0xFF else 2
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        # Start-of-frame markers (baseline, progressive, ...) hold the size; C4, C8, CC do not.
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height = int.from_bytes(data[i + 5 : i + 7], "big")
+            width = int.from_bytes(data[i + 7 : i + 9], "big")
+            return width, height
+        i += 2 + length
     return None
 
 
@@ -144,12 +171,7 @@ def preprocess_files(
             results = map(_preprocess_chunk, chunks, [size] * len(chunks))
             pool = None
         else:
-            pool = ProcessPoolExecutor(
-                workers,
-                mp_context=_worker_context(),
-                initializer=cv2.setNumThreads,
-                initargs=(1,),
-            )
+            pool = worker_pool(workers)
             results = pool.map(_preprocess_chunk, chunks, [size] * len(chunks))
         try:
             offset = 0
@@ -179,19 +201,22 @@ def _preprocess_chunk(paths: list[str], size: int) -> tuple[np.ndarray, list[str
     return images, errors
 
 
-def _worker_context() -> multiprocessing.context.BaseContext:
-    """Workers come from a fork server that has imported this module once.
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """Processes from a fork server that has imported this module (and the detector) once.
 
     Plain fork copies whatever locks the parent's threads held (OpenCV's pool, tqdm's monitor,
     TensorFlow's pools in a notebook) and the children can deadlock; spawning re-imports
     everything per worker. A fork server pays the import once per session, then forks cheaply
-    from a process that never started those threads.
+    from a process that never started those threads. Each worker uses one OpenCV thread.
     """
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    return context
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__, "facegen.inference"])
+    else:
+        context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(
+        workers, mp_context=context, initializer=cv2.setNumThreads, initargs=(1,)
+    )
 
 
 def cache_key(files: Sequence[str], fingerprints: Sequence[str], size: int) -> str:

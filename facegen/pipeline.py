@@ -13,9 +13,7 @@ import html
 import json
 import logging
 import os
-import platform
 import re
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -24,7 +22,8 @@ from typing import Any
 
 from facegen import config
 from facegen.atomic import atomic_write_text
-from facegen.runs import Settings, package_versions
+from facegen.manifest import finish_manifest, new_manifest, write_manifest
+from facegen.runs import Settings
 
 NOTEBOOKS = ("01_eda", "02_preprocessing", "03_training", "04_evaluation")
 NOTEBOOK_TITLES = {
@@ -73,8 +72,8 @@ def run_report(
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernels inherit it: quieter reports
     if progress:
         _show_cell_output()
-    manifest = _initial_manifest(run_dir, settings, parameters)
-    _write_manifest(run_dir, manifest)
+    manifest = new_manifest(run_dir, settings, parameters)
+    write_manifest(run_dir, manifest)
     start = time.perf_counter()
     for number, name in enumerate(NOTEBOOKS, 1):
         _say(progress, f"[{number}/{len(NOTEBOOKS)}] {name} ...")
@@ -96,7 +95,9 @@ def run_report(
             manifest["notebooks"].append(
                 {"name": name, "seconds": round(seconds, 1), "status": "failed"}
             )
-            _finish(run_dir, manifest, "failed", time.perf_counter() - start, failure=failure)
+            finish_manifest(
+                run_dir, manifest, "failed", time.perf_counter() - start, failure=failure
+            )
             if output.exists():
                 export_html(output, run_dir / f"{name}.html", run_dir.name)
             write_index(root)
@@ -106,9 +107,9 @@ def run_report(
             {"name": name, "seconds": round(seconds, 1), "status": "complete"}
         )
         export_html(output, run_dir / f"{name}.html", run_dir.name)
-        _write_manifest(run_dir, manifest)
+        write_manifest(run_dir, manifest)
         _say(progress, f"[{number}/{len(NOTEBOOKS)}] {name} done in {seconds:.0f} s")
-    _finish(run_dir, manifest, "complete", time.perf_counter() - start)
+    finish_manifest(run_dir, manifest, "complete", time.perf_counter() - start)
     write_model_card(run_dir)
     write_index(root)
     return run_dir
@@ -156,57 +157,6 @@ def _describe_failure(name: str, exc: BaseException) -> dict[str, Any]:
         "error": error,
         "message": f"{name}.ipynb failed in cell [{cell}]: {error}",
     }
-
-
-def _initial_manifest(run_dir: Path, settings: Settings, parameters: dict) -> dict[str, Any]:
-    return {
-        "run_id": run_dir.name,
-        "status": "running",
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "parameters": {**settings.to_dict(), **parameters},
-        "notebooks": [],
-        "git": _git_state(),
-        "python": sys.version.split()[0],
-        "platform": {
-            "system": platform.platform(),
-            "machine": platform.machine(),
-            "cpus": os.cpu_count(),
-        },
-        "packages": package_versions(),
-    }
-
-
-def _finish(
-    run_dir: Path, manifest: dict, status: str, seconds: float, failure: dict | None = None
-) -> None:
-    manifest["status"] = status
-    manifest["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    manifest["wall_seconds"] = round(seconds, 1)
-    for name, key in (("data.json", "data"), ("training.json", "training")):
-        if (run_dir / name).exists():
-            manifest[key] = json.loads((run_dir / name).read_text())
-    if (run_dir / "metrics.json").exists() and status == "complete":
-        manifest["headline"] = json.loads((run_dir / "metrics.json").read_text())["headline"]
-    if failure:
-        manifest["failure"] = failure
-        atomic_write_text(run_dir / "FAILED", failure["message"] + "\n")
-    _write_manifest(run_dir, manifest)
-
-
-def _write_manifest(run_dir: Path, manifest: dict) -> None:
-    atomic_write_text(run_dir / "manifest.json", json.dumps(manifest, indent=2) + "\n")
-
-
-def _git_state() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=config.PROJECT_ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-
-    try:
-        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
-    except (OSError, subprocess.CalledProcessError):
-        return {"commit": None, "dirty": None}
 
 
 # --------------------------------------------------------------------------------------------
@@ -273,9 +223,14 @@ def write_index(root: str | os.PathLike | None = None) -> Path:
         head = manifest.get("headline", {})
         params = manifest.get("parameters", {})
         status = manifest.get("status", "?")
-        if status == "failed":
+        if status in ("failed", "interrupted"):
             failure = manifest.get("failure", {})
-            status = f"failed in {failure.get('notebook')} cell [{failure.get('cell')}]"
+            where = (
+                f"{failure['notebook']} cell [{failure.get('cell')}]"
+                if failure.get("notebook")
+                else "training (facegen train)"
+            )
+            status = f"{status} in {where}"
         links = " ".join(
             f'<a href="{run}/{name}.html">{name[:2]}</a>'
             for name in NOTEBOOKS

@@ -5,9 +5,14 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
+
+from facegen import config
+
+if TYPE_CHECKING:
+    import keras
 
 
 class ModelLoadError(RuntimeError):
@@ -26,6 +31,8 @@ def load_model(path: str | os.PathLike) -> keras.Model:
         raise ModelLoadError(
             f"{path}: not a native Keras .keras model file (damaged or another format)"
         )
+    import keras
+
     try:
         model = keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:
@@ -41,13 +48,20 @@ def load_model(path: str | os.PathLike) -> keras.Model:
 
 
 def predict_proba(
-    model: keras.Model, images: np.ndarray, *, batch_size: int = 512, flip_average: bool = False
+    model: keras.Model,
+    images: np.ndarray,
+    *,
+    batch_size: int = 512,
+    flip_average: bool | None = None,
 ) -> np.ndarray:
     """Probability that each face is labelled female; ``images`` are uint8 (N, size, size).
 
     ``flip_average`` averages each face with its mirror image (test-time augmentation): faces
     are left-right symmetric, so the two views are equally valid and their mean is steadier.
+    None means ``config.FLIP_AVERAGE``, the project's one setting for it.
     """
+    if flip_average is None:
+        flip_average = config.FLIP_AVERAGE
     if len(images) == 0:
         return np.zeros(0, np.float32)
     batch = images[..., None] if images.ndim == 3 else images

@@ -1,0 +1,108 @@
+"""How fast `facegen predict` is: cropped faces per second, per-photo latency, start-up time.
+
+    FACEGEN_DATA_DIR=../shared/utkface/UTKFace python benchmarks/bench_predict.py [--model M]
+
+Uses the given model, else the newest complete run's, else an untrained model of the default
+architecture (speed does not depend on the weights). Figures:
+
+* cropped throughput: ``classify_files(--cropped)`` over N UTKFace files, decode to probability,
+  with worker processes as the command uses them (the target is >= 1,000 faces/s on 2 cores);
+* photo latency: one photo at a time, detection included, on 1280x960 photos made by pasting
+  in-the-wild UTKFace crops on a plain background;
+* start-up: the wall time of the whole command on one file, and of ``--help`` alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+def load_or_build_model(path: str | None):
+    from facegen.manifest import newest_complete_model
+    from facegen.modeling.model import build_model
+    from facegen.modeling.predict import load_model
+
+    path = path or newest_complete_model()
+    if path:
+        return load_model(path), str(path)
+    return build_model(), "an untrained default model"
+
+
+def make_photos(wild_dir: Path, folder: Path, n: int, seed: int) -> list[Path]:
+    rng = random.Random(seed)
+    tiles = sorted(wild_dir.glob("*.jpg"))
+    photos = []
+    for i in range(n):
+        canvas = np.full((960, 1280, 3), 110, np.uint8)
+        for slot in range(3):
+            tile = cv2.resize(cv2.imread(str(rng.choice(tiles))), (300, 300))
+            x, y = 60 + slot * 400, 300
+            canvas[y : y + 300, x : x + 300] = tile
+        path = folder / f"photo{i:03d}.jpg"
+        cv2.imwrite(str(path), canvas)
+        photos.append(path)
+    return photos
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", default=os.environ.get("FACEGEN_DATA_DIR"))
+    parser.add_argument("--model")
+    parser.add_argument("--n", type=int, default=5000, help="cropped faces to classify")
+    parser.add_argument("--photos", type=int, default=30)
+    args = parser.parse_args()
+    if not args.data_dir:
+        parser.error("pass --data-dir or set FACEGEN_DATA_DIR to the aligned UTKFace folder")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from facegen.inference import analyse_file, classify_files, collect_inputs
+    from facegen.modeling.predict import predict_proba
+
+    model, source = load_or_build_model(args.model)
+    print(f"model: {source}; {os.cpu_count()} CPUs")
+    files = sorted(Path(args.data_dir).glob("*.jpg"))[: args.n]
+    inputs = collect_inputs([str(f) for f in files])
+    classify_files(inputs[:200], model, cropped=True, progress=False)  # warm the model
+    start = time.perf_counter()
+    results = classify_files(inputs, model, cropped=True, progress=False)
+    seconds = time.perf_counter() - start
+    faces = sum(len(r.boxes) for r in results if r.status == "ok")
+    print(f"cropped: {faces:,} faces in {seconds:.2f} s = {faces / seconds:,.0f} faces/s")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        photos = make_photos(Path(args.data_dir).parent / "crop_part1", Path(tmp), args.photos, 0)
+        latencies, found = [], 0
+        for photo in photos:
+            began = time.perf_counter()
+            result = analyse_file(photo, int(model.input_shape[1]), cropped=False)
+            if len(result.faces):
+                predict_proba(model, result.faces)
+            latencies.append(time.perf_counter() - began)
+            found += len(result.boxes)
+        median, worst = statistics.median(latencies) * 1000, max(latencies) * 1000
+        print(
+            f"photos (1280x960, 3 faces each): median {median:.0f} ms, max {worst:.0f} ms "
+            f"per photo; {found} of {3 * len(photos)} faces found"
+        )
+        command = [sys.executable, "-m", "facegen", "predict", "-q", str(photos[0])]
+        if args.model:
+            command += ["--model", args.model]
+        for label, argv in (("--help", [sys.executable, "-m", "facegen", "predict", "--help"]),
+                            ("one photo", command)):  # fmt: skip
+            began = time.perf_counter()
+            subprocess.run(argv, check=False, capture_output=True)
+            print(f"start-up, {label}: {time.perf_counter() - began:.2f} s wall")
+
+
+if __name__ == "__main__":
+    main()

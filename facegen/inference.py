@@ -1,0 +1,216 @@
+"""Classify the faces in people's own photos: find files, detect, crop, preprocess, classify.
+
+Decoding and detection run in worker processes (OpenCV work, no TensorFlow), chunk by chunk,
+while the main process classifies the faces already found in large batches. Every file ends up
+with a status: one bad file is reported and skipped, never the end of the batch.
+``--cropped`` faces go through ``features.load_face``, the very function that made the training
+arrays, so the script sees a UTKFace file exactly as the evaluation notebook did.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from facegen import config
+from facegen.detect import FaceBox, crop_face, detect_faces
+from facegen.features import (
+    UnreadableImageError,
+    decode_gray,
+    header_dimensions,
+    preprocess_face,
+    worker_pool,
+)
+
+MAX_PIXELS = 100_000_000
+"""Photos above 100 megapixels are refused before decoding (an 8000x8000 photo is 64)."""
+
+OK, NO_FACE, ERROR = "ok", "no face", "error"
+_CHUNK = 32
+_MIN_FILES_FOR_WORKERS = 64  # fewer files: starting worker processes costs more than it saves
+
+
+@dataclass
+class InputFile:
+    """One file to classify: where it is, how to name it in the output, where it came from."""
+
+    path: Path
+    name: str  # as the user will recognise it (relative to the folder they passed)
+    problem: str | None = None  # set when the argument itself is unusable (no such file)
+
+
+@dataclass
+class ImageResult:
+    """Everything found in one file; ``probabilities[i]`` belongs to ``boxes[i]``."""
+
+    file: str
+    name: str
+    status: str  # OK, NO_FACE or ERROR
+    detail: str = ""
+    width: int = 0
+    height: int = 0
+    boxes: list[FaceBox] = field(default_factory=list)
+    faces: np.ndarray | None = None  # (n, size, size) uint8 model inputs, dropped once classified
+    probabilities: np.ndarray | None = None  # P(labelled female) per face
+
+    @property
+    def processed(self) -> bool:
+        return self.status != ERROR
+
+
+def collect_inputs(arguments: Sequence[str]) -> list[InputFile]:
+    """Files, folders (walked recursively, every file in them) and glob patterns, in order.
+
+    Folders contribute every file, images or not: a stray PDF gets its own "not an image"
+    status rather than vanishing. Hidden files (``.DS_Store``) are left out. A path that does
+    not exist and matches no pattern is kept with a problem, so the output still lists it.
+    """
+    inputs: list[InputFile] = []
+    seen: set[Path] = set()
+
+    def add(path: Path, name: str) -> None:
+        resolved = path.resolve()
+        if resolved not in seen:
+            seen.add(resolved)
+            inputs.append(InputFile(path, name))
+
+    for argument in arguments:
+        path = Path(argument).expanduser()
+        if path.is_dir():
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                relative = file.relative_to(path)
+                if not any(part.startswith(".") for part in relative.parts):
+                    add(file, str(Path(path.name) / relative))
+        elif path.is_file():
+            add(path, str(argument))
+        elif glob.has_magic(argument):
+            matches = sorted(glob.glob(os.path.expanduser(argument), recursive=True))
+            files = [Path(m) for m in matches if Path(m).is_file()]
+            if not files:
+                inputs.append(InputFile(path, argument, "no file matches this pattern"))
+            for file in files:
+                add(file, str(file))
+        else:
+            inputs.append(InputFile(path, argument, "no such file or folder"))
+    return inputs
+
+
+def analyse_file(path: str | os.PathLike, size: int, cropped: bool) -> ImageResult:
+    """Read one file and return its faces as model inputs, or the reason it has none."""
+    path = Path(path)
+    result = ImageResult(file=str(path), name=str(path), status=ERROR)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        result.detail = f"cannot be read ({exc.strerror or exc})"
+        return result
+    dimensions = header_dimensions(data)
+    if dimensions and dimensions[0] * dimensions[1] > MAX_PIXELS:
+        result.detail = (
+            f"too large: {dimensions[0]}x{dimensions[1]} pixels "
+            f"(over {MAX_PIXELS / 1e6:.0f} megapixels)"
+        )
+        return result
+    try:
+        gray = decode_gray(data, str(path))
+    except UnreadableImageError as exc:
+        result.detail = exc.reason
+        return result
+    except MemoryError:
+        result.detail = "too large to decode in memory"
+        return result
+    result.height, result.width = gray.shape
+    if cropped:
+        result.boxes = [FaceBox(0, 0, result.width, result.height)]
+        result.faces = preprocess_face(gray, size)[None]
+    else:
+        result.boxes = detect_faces(gray)
+        result.faces = (
+            np.stack([preprocess_face(crop_face(gray, box), size) for box in result.boxes])
+            if result.boxes
+            else np.zeros((0, size, size), np.uint8)
+        )
+    result.status = OK if result.boxes else NO_FACE
+    return result
+
+
+def _analyse_chunk(paths: list[str], size: int, cropped: bool) -> list[ImageResult]:
+    return [analyse_file(path, size, cropped) for path in paths]
+
+
+def _analysed(
+    inputs: Sequence[InputFile], size: int, cropped: bool, workers: int | None
+) -> Iterator[list[ImageResult]]:
+    """Results in input order, a chunk at a time, computed on worker processes when it pays."""
+    readable = [item for item in inputs if item.problem is None]
+    chunks = [
+        [str(item.path) for item in readable[i : i + _CHUNK]]
+        for i in range(0, len(readable), _CHUNK)
+    ]
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(readable) < _MIN_FILES_FOR_WORKERS:
+        yield from (_analyse_chunk(chunk, size, cropped) for chunk in chunks)
+        return
+    with worker_pool(workers) as pool:
+        yield from pool.map(_analyse_chunk, chunks, [size] * len(chunks), [cropped] * len(chunks))
+
+
+def classify_files(
+    inputs: Sequence[InputFile],
+    model,
+    *,
+    cropped: bool = False,
+    batch_size: int = 1024,
+    workers: int | None = None,
+    progress: bool = True,
+) -> list[ImageResult]:
+    """One result per input, in order: faces found, boxes and probabilities, or a status.
+
+    Faces are classified ``batch_size`` at a time while the workers decode the next chunks.
+    """
+    from facegen.modeling.predict import predict_proba
+
+    size = int(model.input_shape[1])
+    results: dict[str, ImageResult] = {}
+    pending: list[ImageResult] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        faces = np.concatenate([r.faces for r in pending])
+        probabilities = predict_proba(model, faces, flip_average=config.FLIP_AVERAGE)
+        offset = 0
+        for result in pending:
+            n = len(result.faces)
+            result.probabilities = probabilities[offset : offset + n]
+            result.faces = None
+            offset += n
+        pending.clear()
+
+    with tqdm(
+        total=len(inputs), desc="classifying", unit="img", disable=not progress, leave=False
+    ) as bar:
+        for item in inputs:
+            if item.problem is not None:
+                results[str(item.path)] = ImageResult(
+                    str(item.path), item.name, ERROR, item.problem
+                )
+                bar.update()
+        names = {str(item.path): item.name for item in inputs}
+        for chunk in _analysed(inputs, size, cropped, workers):
+            for result in chunk:
+                result.name = names[result.file]
+                results[result.file] = result
+                if result.faces is not None and len(result.faces):
+                    pending.append(result)
+            if sum(len(r.faces) for r in pending) >= batch_size:
+                flush()
+            bar.update(len(chunk))
+        flush()
+    return [results[str(item.path)] for item in inputs]

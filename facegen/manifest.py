@@ -1,0 +1,101 @@
+"""``manifest.json``: what a run folder holds and how it came to be.
+
+The pipeline and ``facegen train`` write the same manifest, so the index page, the model card and
+``facegen predict`` (which looks for the newest complete run) read every run folder alike. It is
+rewritten atomically after each step: an interrupted run says so instead of looking finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from facegen import config
+from facegen.atomic import atomic_write_text
+from facegen.runs import Settings, package_versions
+
+
+def new_manifest(
+    run_dir: Path, settings: Settings, parameters: dict, *, kind: str = "report"
+) -> dict[str, Any]:
+    """A manifest in state "running"; ``kind``: "report" (the notebooks) or "train" (script)."""
+    return {
+        "run_id": run_dir.name,
+        "kind": kind,
+        "status": "running",
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "parameters": {**settings.to_dict(), **parameters},
+        "notebooks": [],
+        "git": _git_state(),
+        "python": sys.version.split()[0],
+        "platform": {
+            "system": platform.platform(),
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+        },
+        "packages": package_versions(),
+    }
+
+
+def finish_manifest(
+    run_dir: Path, manifest: dict, status: str, seconds: float, failure: dict | None = None
+) -> None:
+    """Close the manifest as "complete", "failed" or "interrupted", copying in the run's results."""
+    manifest["status"] = status
+    manifest["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    manifest["wall_seconds"] = round(seconds, 1)
+    for name, key in (("data.json", "data"), ("training.json", "training")):
+        if (run_dir / name).exists():
+            manifest[key] = json.loads((run_dir / name).read_text())
+    if (run_dir / "metrics.json").exists() and status == "complete":
+        manifest["headline"] = json.loads((run_dir / "metrics.json").read_text())["headline"]
+    if failure:
+        manifest["failure"] = failure
+        atomic_write_text(run_dir / "FAILED", failure["message"] + "\n")
+    write_manifest(run_dir, manifest)
+
+
+def write_manifest(run_dir: Path, manifest: dict) -> None:
+    atomic_write_text(run_dir / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+
+
+def _git_state() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=config.PROJECT_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+
+
+def read_manifest(run_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """The run folder's manifest, or None when it has none or it cannot be read."""
+    try:
+        return json.loads((Path(run_dir) / "manifest.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def newest_complete_model(root: str | os.PathLike | None = None) -> Path | None:
+    """``model.keras`` of the newest complete run under ``root`` (default ``reports/``).
+
+    Runs are ordered by when they finished, so a report and a ``facegen train`` run compete
+    fairly; failed, interrupted and still-running folders are never chosen.
+    """
+    root = Path(root) if root else config.PROJECT_ROOT / "reports"
+    candidates = []
+    for manifest_path in root.glob("*/manifest.json"):
+        manifest = read_manifest(manifest_path.parent)
+        model = manifest_path.parent / "model.keras"
+        if manifest and manifest.get("status") == "complete" and model.exists():
+            candidates.append((manifest.get("finished") or "", manifest_path.parent.name, model))
+    return max(candidates)[2] if candidates else None

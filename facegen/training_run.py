@@ -1,0 +1,152 @@
+"""``facegen train``: the training notebook's work as one command, into a run folder.
+
+It calls the same ``train_for_run`` and ``evaluate_predictions`` as notebooks 03 and 04, and
+writes the same files (``model.keras``, ``split.csv``, ``history.csv``, ``training.json``,
+``metrics.json``, ``manifest.json``, model card), so ``facegen predict`` and the index treat a
+scripted run like a notebook run.
+
+Interruption: the model is written atomically once training ends, so a Ctrl-C or a killed
+process never leaves half a model where a good one was. Training itself is not checkpointed
+(a full run takes minutes); a rerun into an unfinished folder restarts from epoch 1 with the
+folder's pinned split, and says so. A complete folder is left alone unless asked to retrain.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from facegen.manifest import finish_manifest, new_manifest, read_manifest, write_manifest
+from facegen.runs import Run, Settings
+
+
+class RunFolderError(ValueError):
+    """The output folder cannot be used as asked; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class StartDecision:
+    """Whether a run starts fresh or restarts an earlier attempt, and what to tell the user."""
+
+    restart: bool
+    message: str
+
+
+def decide_start(run_dir: Path, *, retrain: bool) -> StartDecision:
+    """Look at ``run_dir`` before training and decide, with a message for the user."""
+    manifest = read_manifest(run_dir)
+    if manifest is None:
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise RunFolderError(
+                f"{run_dir} is not empty and holds no facegen run (no manifest.json); "
+                "choose a new --out folder"
+            )
+        return StartDecision(False, f"Starting a new run in {run_dir}")
+    status = manifest.get("status")
+    if status == "complete" and not retrain:
+        accuracy = manifest.get("headline", {}).get("test_accuracy")
+        held = f" (test accuracy {accuracy:.4f})" if accuracy is not None else ""
+        raise RunFolderError(
+            f"{run_dir} already holds a complete run{held}; pass --retrain to train it again "
+            "(the current model stays in place until the new one is saved), or choose "
+            "another --out folder"
+        )
+    if manifest.get("kind", "report") != "train":
+        raise RunFolderError(
+            f"{run_dir} holds a notebook report run; `facegen train` only continues its own "
+            "runs. Choose another --out folder"
+        )
+    reason = "was complete; retraining as asked" if status == "complete" else f"was {status}"
+    return StartDecision(
+        True,
+        f"Restarting the run in {run_dir}: it {reason}. Training starts again from epoch 1 "
+        "on the split pinned in its split.csv"
+        + (
+            "; the existing model.keras is kept until the new one is saved"
+            if (run_dir / "model.keras").exists()
+            else ""
+        ),
+    )
+
+
+def default_run_dir(settings: Settings) -> Path:
+    from facegen.pipeline import new_run_id, reports_dir
+
+    return reports_dir() / new_run_id(settings).replace(
+        f"-{settings.profile}-", f"-train-{settings.profile}-"
+    )
+
+
+def train_run(
+    settings: Settings,
+    run_dir: str | os.PathLike | None = None,
+    *,
+    retrain: bool = False,
+    progress: bool = True,
+    say: Callable[[str], None] = print,
+) -> Path:
+    """Train, evaluate on validation and test, and write a complete run folder; return it.
+
+    On KeyboardInterrupt or any error the manifest says "interrupted" or "failed" (and a FAILED
+    file says why) before the exception propagates.
+    """
+    from facegen.evaluate import classification_summary, evaluate_predictions
+    from facegen.modeling.predict import predict_proba
+    from facegen.modeling.train import train_for_run
+    from facegen.pipeline import write_index, write_model_card
+
+    run_dir = Path(run_dir) if run_dir else default_run_dir(settings)
+    decision = decide_start(run_dir, retrain=retrain)
+    say(decision.message)
+    run = Run(run_dir, settings)
+    if decision.restart:
+        for stale in ("metrics.json", "FAILED", "model_card.md", "model_card.html"):
+            (run_dir / stale).unlink(missing_ok=True)
+    manifest = new_manifest(run_dir, settings, settings.to_dict(), kind="train")
+    write_manifest(run_dir, manifest)
+    start = time.perf_counter()
+    try:
+        dataset = run.dataset(progress=progress)
+        run.record_data(dataset)
+        say(
+            f"{len(dataset.used):,} faces (fingerprint {dataset.fingerprint}); split "
+            + ", ".join(f"{k} {v:,}" for k, v in dataset.split_sizes()["files"].items())
+        )
+        result = train_for_run(run, dataset, progress=progress)
+        validation = {}
+        for part in ("val", "test"):
+            images, rows = dataset.part(part)
+            labels = dataset.labels(rows)
+            probabilities = predict_proba(result.model, images)
+            if part == "val":
+                validation = classification_summary(labels, probabilities)
+            else:
+                metrics = evaluate_predictions(
+                    rows, labels, probabilities, n_boot=settings.n_boot, seed=settings.seed
+                )
+        metrics["validation"] = validation
+        run.write_json("metrics.json", metrics)
+    except BaseException as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        message = "interrupted" if interrupted else f"{type(exc).__name__}: {exc}"
+        finish_manifest(
+            run_dir,
+            manifest,
+            "interrupted" if interrupted else "failed",
+            time.perf_counter() - start,
+            failure={"step": "train", "error": message, "message": f"training {message}"},
+        )
+        write_index(run_dir.parent)
+        raise
+    finish_manifest(run_dir, manifest, "complete", time.perf_counter() - start)
+    write_model_card(run_dir)
+    write_index(run_dir.parent)
+    return run_dir
+
+
+def profile_settings(**parameters) -> Settings:
+    """Settings for the script, with the same defaults and checks as the notebooks'."""
+    return Settings.resolve(**{k: v for k, v in parameters.items() if v is not None})

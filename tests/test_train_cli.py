@@ -1,0 +1,78 @@
+"""`facegen train`: a complete run folder, and clean behaviour when interrupted or rerun."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from facegen import training_run
+from facegen.cli import main
+
+
+def test_train_writes_a_run_folder_like_the_pipelines(face_folder, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(
+        ["train", "--profile", "smoke", "--data-dir", str(face_folder), "--out", str(out), "-q"]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert f"Starting a new run in {out}" in printed and "validation accuracy" in printed
+    for name in ("model.keras", "split.csv", "history.csv", "training.json", "metrics.json",
+                 "data.json", "manifest.json", "model_card.html"):  # fmt: skip
+        assert (out / name).exists(), name
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kind"] == "train" and manifest["status"] == "complete"
+    assert manifest["training"]["train_images_per_second"] > 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["validation"]["n"] == manifest["data"]["split_sizes"]["val"]
+    assert metrics["headline"]["n_test"] == manifest["data"]["split_sizes"]["test"]
+    assert "run" in (tmp_path / "index.html").read_text()
+
+    # A second run into a complete folder is refused, with what to do instead.
+    assert (
+        main(["train", "--profile", "smoke", "--data-dir", str(face_folder), "--out", str(out)])
+        == 2
+    )
+    assert "already holds a complete run" in capsys.readouterr().err
+
+
+def test_an_interrupted_run_keeps_the_good_model_and_restarts_cleanly(
+    face_folder, tmp_path, capsys, monkeypatch
+):
+    out = tmp_path / "run"
+    args = ["train", "--profile", "smoke", "--data-dir", str(face_folder), "--out", str(out), "-q"]
+    assert main(args) == 0
+    good_model = (out / "model.keras").read_bytes()
+    capsys.readouterr()
+
+    import facegen.modeling.train as train_module
+
+    def interrupted(*_, **__):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "train_for_run", interrupted)
+    assert main([*args, "--retrain"]) == 130
+    assert "training interrupted; no new model was written" in capsys.readouterr().err
+    assert (out / "model.keras").read_bytes() == good_model  # never half-written or removed
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    assert not (out / "metrics.json").exists()  # the old metrics no longer describe this folder
+    assert "interrupted in training" in (tmp_path / "index.html").read_text()
+
+    monkeypatch.undo()
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "Restarting the run" in printed and "was interrupted" in printed
+    assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
+
+
+def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
+    (tmp_path / "stuff.txt").write_text("mine")
+    with pytest.raises(training_run.RunFolderError, match="holds no facegen run"):
+        training_run.decide_start(tmp_path, retrain=False)
+
+
+def test_bad_parameters_are_refused_with_one_message(capsys):
+    assert main(["train", "--image-size", "4"]) == 2
+    assert "image_size must be between" in capsys.readouterr().err
