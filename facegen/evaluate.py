@@ -605,6 +605,24 @@ def evaluate_predictions(
         "worst_subgroup_n": None if worst is None else int(worst["n"]),
         "expected_calibration_error": ece,
     }
+    ethnicity = subgroups["ethnicity"]
+    if len(ethnicity):
+        weakest = ethnicity.loc[ethnicity["accuracy"].idxmin()]
+        headline["worst_ethnicity"] = str(weakest["ethnicity"])
+        headline["worst_ethnicity_accuracy"] = float(weakest["accuracy"])
+    # The two age ranges a face classifier most often fails, named in the headline with intervals.
+    for name, bands in (("children_0_12", ("0-2", "3-12")), ("age_60_plus", ("60+",))):
+        members = frame["age_band"].isin(bands).to_numpy()
+        if members.any():
+            part_low, part_high = bootstrap_interval(
+                labels[members], predictions[members], "accuracy", n_boot=n_boot, seed=seed
+            )
+            headline[f"{name}_accuracy"] = float((labels[members] == predictions[members]).mean())
+            headline[f"{name}_accuracy_low"], headline[f"{name}_accuracy_high"] = (
+                part_low,
+                part_high,
+            )
+            headline[f"{name}_n"] = int(members.sum())
     for attribute, summary in fairness.items():
         headline[f"equalized_odds_difference_{attribute}"] = summary["equalized_odds_difference"]
         headline[f"accuracy_gap_{attribute}"] = summary["accuracy_gap"]

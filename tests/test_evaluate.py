@@ -426,3 +426,33 @@ def test_one_class_groups_have_no_precision():
     table = subgroup_table(frame, [0, 0, 1, 1], [0.9, 0.1, 0.8, 0.2], "gender", n_boot=10)
     assert table["precision_female"].isna().all()
     assert table["accuracy"].tolist() == [0.5, 0.5]
+
+
+# --- evaluate_predictions headline ----------------------------------------------------------------
+
+
+def test_headline_names_children_over_60s_and_the_weakest_ethnicity():
+    # Eight faces: rows 0-2 children (0-2, 3-12), rows 3-4 aged 60+, rows 5-7 adults.
+    frame = pd.DataFrame(
+        {
+            "age_band": pd.Categorical(
+                ["0-2", "3-12", "3-12", "60+", "60+", "20-29", "30-39", "40-59"],
+                categories=list(config.AGE_BAND_LABELS),
+                ordered=True,
+            ),
+            "ethnicity": pd.Categorical(
+                ["White", "Black", "White", "Black", "White", "Black", "White", "Black"],
+                categories=list(config.ETHNICITIES),
+            ),
+            "gender": pd.Categorical(
+                [config.GENDERS[g] for g in EIGHT_TRUE], categories=list(config.GENDERS)
+            ),
+        }
+    )
+    # Correct rows (see EIGHT_PROB above): 0, 1, 2, 5, 6; wrong: 3, 4, 7.
+    headline = evaluate.evaluate_predictions(frame, EIGHT_TRUE, EIGHT_PROB, n_boot=50)["headline"]
+    assert headline["children_0_12_accuracy"] == 1.0 and headline["children_0_12_n"] == 3
+    assert headline["age_60_plus_accuracy"] == 0.0 and headline["age_60_plus_n"] == 2
+    assert headline["age_60_plus_accuracy_low"] == headline["age_60_plus_accuracy_high"] == 0.0
+    # White: rows 0, 2, 4, 6 -> 3 of 4 right; Black: rows 1, 3, 5, 7 -> 2 of 4 right.
+    assert headline["worst_ethnicity"] == "Black" and headline["worst_ethnicity_accuracy"] == 0.5

@@ -37,6 +37,8 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_epochs: float = 1.0
     label_smoothing: float = 0.05
+    # Validate, select and save an exponential moving average of the weights (None: off).
+    ema_momentum: float | None = None
     seed: int = 42
     deterministic: bool = True  # same seed, same machine: same weights and metrics
 
@@ -89,10 +91,14 @@ def pick_strategy() -> tf.distribute.Strategy:
 def describe_strategy(strategy: tf.distribute.Strategy) -> str:
     """A reader's name for where training ran, for the manifest and the model card."""
     replicas = strategy.num_replicas_in_sync
+    precision = keras.mixed_precision.global_policy().name
+    precision = "mixed precision" if precision.startswith("mixed") else precision
     if isinstance(strategy, tf.distribute.MirroredStrategy):
-        return f"{replicas} GPUs (MirroredStrategy, mixed precision)"
+        devices = strategy.extended.worker_devices
+        kind = "GPUs" if all("GPU" in d.upper() for d in devices) else "devices"
+        return f"{replicas} {kind} (MirroredStrategy, {precision})"
     if isinstance(strategy, tf.distribute.OneDeviceStrategy):
-        return "one GPU (mixed precision)"
+        return f"one GPU ({precision})"
     return "CPU (default strategy)"
 
 
@@ -180,7 +186,10 @@ def train(
         model = build_model(model_config)
         model.compile(
             optimizer=keras.optimizers.AdamW(
-                learning_rate_schedule(config, steps), weight_decay=config.weight_decay
+                learning_rate_schedule(config, steps),
+                weight_decay=config.weight_decay,
+                use_ema=config.ema_momentum is not None,
+                ema_momentum=config.ema_momentum or 0.99,
             ),
             loss=keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing),
             metrics=[keras.metrics.BinaryAccuracy(name="accuracy")],
@@ -190,13 +199,16 @@ def train(
     )
     val_data = make_dataset(val_images, val_labels, 512, shuffle=False, seed=config.seed)
     epoch_log = _EpochLog(config.epochs, progress)
+    # With EMA, the averaged weights are swapped in before validation and stay in for the
+    # epoch log, so the weights kept as "best" are the ones that were validated.
+    callbacks = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema_momentum else []
     start = time.perf_counter()
     model.fit(
         train_data,
         validation_data=val_data,
         epochs=config.epochs,
         verbose=0,
-        callbacks=[epoch_log],
+        callbacks=[*callbacks, epoch_log],
         shuffle=False,
     )  # the dataset itself shuffles, seeded
     seconds = time.perf_counter() - start

@@ -1,0 +1,42 @@
+"""Train the ablation's variants and record validation accuracy and training time.
+
+    FACEGEN_DATA_DIR=../shared/utkface/UTKFace python benchmarks/ablation.py [NAME ...]
+
+With no names, every variant in ``facegen.modeling.ablation.VARIANTS`` is trained in turn (about
+10-15 minutes each on a 2-core machine). Each result replaces that variant's row in
+``benchmarks/results/ablation.csv``, which the training notebook shows. Only the training and
+validation splits are used; choices made from this table never look at the test split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("names", nargs="*", help="variants to train (default: all)")
+    parser.add_argument("--data-dir", default=os.environ.get("FACEGEN_DATA_DIR"))
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from facegen.data import load_dataset
+    from facegen.modeling import ablation
+
+    chosen = [ablation.variant(n) for n in args.names] or list(ablation.VARIANTS)
+    dataset = load_dataset(args.data_dir, seed=args.seed)
+    for item in chosen:
+        print(f"== {item.name}: {item.change}", flush=True)
+        row = ablation.run_variant(item, dataset, seed=args.seed)
+        ablation.record(row)
+        print(
+            f"   val {row['val_accuracy']:.4f} (flip-averaged {row['val_accuracy_flip']:.4f}) "
+            f"best epoch {row['best_epoch']}/{row['epochs']}, {row['train_seconds']} s, "
+            f"{row['images_per_second']} images/s",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

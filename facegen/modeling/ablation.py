@@ -1,0 +1,130 @@
+"""The ablation: each modelling change tried, with its validation accuracy and training time.
+
+``VARIANTS`` is the one list of what was tried; ``benchmarks/ablation.py`` trains them on the real
+training split and writes ``benchmarks/results/ablation.csv``, which the training notebook shows.
+Every choice here was made on the validation split: this module never sees the test split.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from facegen import config
+
+RESULTS = config.PROJECT_ROOT / "benchmarks" / "results" / "ablation.csv"
+COLUMNS = (
+    "variant", "change", "decision", "epochs", "best_epoch", "val_accuracy", "val_accuracy_flip",
+    "train_seconds", "images_per_second", "parameters", "seed", "measured", "machine",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One configuration: ``model`` and ``train`` override ModelConfig and TrainConfig fields."""
+
+    name: str
+    change: str  # what this row changes, in words
+    decision: str  # "kept", "rejected" or "reference"
+    model: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant(
+        "issue 3 default",
+        "five conv blocks 16-256, AdamW + cosine, label smoothing, 14 epochs",
+        "reference",
+        train={"epochs": 14},
+    ),
+    Variant(
+        "10 epochs",
+        "the same, cut to 10 epochs to fit the time budget",
+        "reference",
+        train={"epochs": 10},
+    ),
+    Variant(
+        "10 epochs + EMA",
+        "validate and keep an exponential moving average of the weights (momentum 0.99)",
+        "rejected",
+        train={"epochs": 10, "ema_momentum": 0.99},
+    ),
+)
+
+
+def variant(name: str) -> Variant:
+    for candidate in VARIANTS:
+        if candidate.name == name:
+            return candidate
+    raise ValueError(f"no ablation variant {name!r}; known: {[v.name for v in VARIANTS]}")
+
+
+def run_variant(chosen: Variant, dataset, *, seed: int = config.SEED) -> dict:
+    """Train ``chosen`` on the training split, select on validation; one row of the table."""
+    from facegen.modeling.model import ModelConfig
+    from facegen.modeling.predict import predict_proba
+    from facegen.modeling.train import TrainConfig, train
+
+    train_images, train_rows = dataset.part("train")
+    val_images, val_rows = dataset.part("val")
+    val_labels = dataset.labels(val_rows)
+    began = time.perf_counter()
+    result = train(
+        train_images,
+        dataset.labels(train_rows),
+        val_images,
+        val_labels,
+        model_config=ModelConfig(**chosen.model),
+        train_config=TrainConfig(seed=seed, **chosen.train),
+    )
+    seconds = time.perf_counter() - began
+    flipped = predict_proba(result.model, val_images, flip_average=True)
+    return {
+        "variant": chosen.name,
+        "change": chosen.change,
+        "decision": chosen.decision,
+        "epochs": len(result.history),
+        "best_epoch": result.best_epoch,
+        "val_accuracy": round(result.best_val_accuracy, 4),
+        "val_accuracy_flip": round(float(np.mean((flipped >= 0.5) == val_labels)), 4),
+        "train_seconds": round(seconds),
+        "images_per_second": round(result.images_per_second),
+        "parameters": int(result.model.count_params()),
+        "seed": seed,
+        "measured": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {_cpus()} CPUs",
+    }
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 1
+
+
+def record(row: dict, path: Path = RESULTS) -> Path:
+    """Add or replace ``row`` (by variant name) in the results file, atomically."""
+    from facegen.atomic import atomic_write_text
+
+    table = load_results(path)
+    table = table[table["variant"] != row["variant"]]
+    table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
+    order = {v.name: i for i, v in enumerate(VARIANTS)}
+    table = table.sort_values("variant", key=lambda s: s.map(order).fillna(math.inf))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, table[list(COLUMNS)].to_csv(index=False, lineterminator="\n"))
+    return path
+
+
+def load_results(path: Path = RESULTS) -> pd.DataFrame:
+    """The measured ablation, in the order of ``VARIANTS`` (empty when nothing is measured)."""
+    if not Path(path).exists():
+        return pd.DataFrame(columns=list(COLUMNS))
+    return pd.read_csv(path)
