@@ -24,9 +24,9 @@ CROP_BOX_FRACTION = 0.83
 CROP_BOX_CENTRE_Y = 0.44
 
 DETECTION_MAX_SIDE = 1024
-"""Photos are searched at most this large (faces under ~2% of the side are then missed)."""
+"""Photos are searched at most this large: detection time stays flat however big the photo."""
 MIN_FACE_FRACTION = 0.04
-"""Boxes narrower than this fraction of the searched image's short side are ignored as noise."""
+"""Boxes narrower than this fraction of the photo's short side are ignored as noise."""
 
 
 @dataclass(frozen=True)

