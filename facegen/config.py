@@ -64,9 +64,11 @@ REPORTED_PACKAGES = (
 )
 
 IMAGE_SIZE = 48
-FLIP_AVERAGE = False
+FLIP_AVERAGE = True
 """Test-time augmentation: average each face with its mirror image when classifying. One switch
-for the evaluation notebook and ``facegen predict`` alike, so they always agree."""
+for the evaluation notebook and ``facegen predict`` alike, so they always agree. Chosen on the
+validation split: +0.47 points for the default model (0.9110 -> 0.9157), at twice the
+inference cost."""
 IMAGE_SIZE_RANGE = (16, 512)  # smaller loses the face; larger than any UTKFace image is pointless
 SEED = 42
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # train, validation, test
@@ -94,7 +96,7 @@ def cache_dir() -> Path:
 # Run profiles. "full" is what `make report` runs; "smoke" exercises every cell on a few hundred
 # faces in seconds, for the notebook tests. Notebook parameters left as None take these values.
 PROFILES: dict[str, dict] = {
-    "full": {"max_images": None, "epochs": 14, "n_boot": 1000},
+    "full": {"max_images": None, "epochs": 10, "n_boot": 1000},
     "smoke": {"max_images": 400, "epochs": 2, "n_boot": 100},
 }
 

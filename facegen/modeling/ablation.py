@@ -37,46 +37,61 @@ class Variant:
     train: dict = field(default_factory=dict)
 
 
+# The regularisation the issue 3 model had; the rows that start from it spell it out, so each
+# row still trains what was measured now that the defaults have moved on.
+_ISSUE3_MODEL = {"dropout": 0.3, "rotation": 0.03, "zoom": 0.1, "shift": 0.06}
+_ISSUE3_TRAIN = {"label_smoothing": 0.05, "weight_decay": 1e-4}
+_LIGHT_MODEL = {"dropout": 0.1, "rotation": 0.02, "zoom": 0.05, "shift": 0.04}
+
 VARIANTS: tuple[Variant, ...] = (
     Variant(
         "issue 3 default",
-        "five conv-BN-ReLU blocks 16-256, AdamW + cosine, label smoothing, 14 epochs",
+        "five conv-BN-ReLU blocks 16-256, dropout 0.3, AdamW + cosine, label smoothing 0.05, "
+        "14 epochs",
         "reference",
-        train={"epochs": 14},
+        model=_ISSUE3_MODEL,
+        train={**_ISSUE3_TRAIN, "epochs": 14},
     ),
     Variant(
         "10 epochs",
         "the same, cut to 10 epochs to fit the 10-minute budget",
         "reference",
-        train={"epochs": 10},
+        model=_ISSUE3_MODEL,
+        train={**_ISSUE3_TRAIN, "epochs": 10},
     ),
     Variant(
         "10 epochs + EMA",
         "select an exponential moving average of the weights (momentum 0.99)",
         "rejected",
-        train={"epochs": 10, "ema_momentum": 0.99},
+        model=_ISSUE3_MODEL,
+        train={**_ISSUE3_TRAIN, "epochs": 10, "ema_momentum": 0.99},
     ),
     Variant(
         "stride-2 stem, 2 convs per block",
-        "widths 32-256 in four blocks of two convolutions, the first one strided; 7 epochs",
+        "widths 32-256 in four blocks of two convolutions, the first one strided; 7 epochs "
+        "(3x the parameters, about as long to train as 10 epochs of the above)",
         "rejected",
-        model={"widths": (32, 64, 128, 256), "convs_per_block": 2, "stem_stride": 2},
-        train={"epochs": 7},
+        model={
+            **_ISSUE3_MODEL,
+            "widths": (32, 64, 128, 256),
+            "convs_per_block": 2,
+            "stem_stride": 2,
+        },
+        train={**_ISSUE3_TRAIN, "epochs": 7},
     ),
     Variant(
         "lighter regularisation",
         "10 epochs; dropout 0.1, rotation 0.02, zoom 0.05, shift 0.04 (training accuracy "
         "trailed validation: the model underfits)",
-        "pending",
-        model={"dropout": 0.1, "rotation": 0.02, "zoom": 0.05, "shift": 0.04},
-        train={"epochs": 10},
+        "kept",
+        model=_LIGHT_MODEL,
+        train={**_ISSUE3_TRAIN, "epochs": 10},
     ),
     Variant(
-        "lighter regularisation, no smoothing",
-        "as above, and no label smoothing, weight decay 5e-5",
-        "pending",
-        model={"dropout": 0.1, "rotation": 0.02, "zoom": 0.05, "shift": 0.04},
-        train={"epochs": 10, "label_smoothing": 0.0, "weight_decay": 5e-5},
+        "no label smoothing (default)",
+        "as above, no label smoothing, weight decay 5e-5: the default of `make report`",
+        "kept",
+        train={"epochs": 10},
     ),
 )
 
@@ -150,4 +165,4 @@ def load_results(path: Path = RESULTS) -> pd.DataFrame:
     """The measured ablation, in the order of ``VARIANTS`` (empty when nothing is measured)."""
     if not Path(path).exists():
         return pd.DataFrame(columns=list(COLUMNS))
-    return pd.read_csv(path)
+    return pd.read_csv(path).fillna({"note": ""})

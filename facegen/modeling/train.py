@@ -34,9 +34,9 @@ class TrainConfig:
     epochs: int = config.PROFILES["full"]["epochs"]
     batch_size: int = 128
     learning_rate: float = 2e-3
-    weight_decay: float = 1e-4
+    weight_decay: float = 5e-5
     warmup_epochs: float = 1.0
-    label_smoothing: float = 0.05
+    label_smoothing: float = 0.0
     # Validate, select and save an exponential moving average of the weights (None: off).
     ema_momentum: float | None = None
     seed: int = 42
