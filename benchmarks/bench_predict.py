@@ -73,11 +73,14 @@ def main() -> None:
     files = sorted(Path(args.data_dir).glob("*.jpg"))[: args.n]
     inputs = collect_inputs([str(f) for f in files])
     classify_files(inputs[:200], model, cropped=True, progress=False)  # warm the model
-    start = time.perf_counter()
-    results = classify_files(inputs, model, cropped=True, progress=False)
-    seconds = time.perf_counter() - start
-    faces = sum(len(r.boxes) for r in results if r.status == "ok")
-    print(f"cropped: {faces:,} faces in {seconds:.2f} s = {faces / seconds:,.0f} faces/s")
+    for flip, label in ((None, "flip-averaged (default)"), (False, "--no-flip-average")):
+        start = time.perf_counter()
+        results = classify_files(inputs, model, cropped=True, progress=False, flip_average=flip)
+        seconds = time.perf_counter() - start
+        faces = sum(len(r.boxes) for r in results if r.status == "ok")
+        print(
+            f"cropped, {label}: {faces:,} faces in {seconds:.2f} s = {faces / seconds:,.0f} faces/s"
+        )
 
     with tempfile.TemporaryDirectory() as tmp:
         photos = make_photos(Path(args.data_dir).parent / "crop_part1", Path(tmp), args.photos, 0)

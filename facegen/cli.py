@@ -129,7 +129,12 @@ def _predict_command(args: argparse.Namespace) -> int:
         raise ValueError("no input files")
     progress = (not args.quiet and sys.stderr.isatty()) or args.progress
     results = classify_files(
-        inputs, model, cropped=args.cropped, batch_size=args.batch_size, progress=progress
+        inputs,
+        model,
+        cropped=args.cropped,
+        batch_size=args.batch_size,
+        progress=progress,
+        flip_average=False if args.no_flip_average else None,
     )
     render = {
         "table": prediction_output.to_table,
@@ -259,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--annotate", metavar="DIR", help="write copies of the images with boxes and labels"
     )
     predict.add_argument("--batch-size", type=int, default=1024, help="faces per model call")
+    predict.add_argument(
+        "--no-flip-average",
+        action="store_true",
+        help="classify each face once instead of averaging it with its mirror image: twice as "
+        "fast, slightly less accurate, and no longer what the evaluation notebook measured",
+    )
     predict.add_argument("--progress", action="store_true", help="progress bar even when piped")
     predict.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
     predict.set_defaults(run=_predict_command)
