@@ -35,7 +35,9 @@ def draw(image: np.ndarray, result: ImageResult) -> np.ndarray:
         cv2.rectangle(image, (x, y), (x + w, y + h), colour, thickness)
         caption = f"{index + 1}: {label} {probability:.2f}"
         (tw, th), baseline = cv2.getTextSize(caption, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
-        top = y - th - baseline - 4 if y - th - baseline - 4 >= 0 else y + h
+        # Inside the box's top edge: a caption above it would cover the face of whoever stands
+        # behind; above only when the box is too small to hold it.
+        top = y if h >= 3 * (th + baseline) else max(0, y - th - baseline - 4)
         cv2.rectangle(image, (x, top), (x + tw + 4, top + th + baseline + 4), colour, cv2.FILLED)
         cv2.putText(
             image,

@@ -166,3 +166,25 @@ def load_results(path: Path = RESULTS) -> pd.DataFrame:
     if not Path(path).exists():
         return pd.DataFrame(columns=list(COLUMNS))
     return pd.read_csv(path).fillna({"note": ""})
+
+
+def summary_table(path: Path = RESULTS) -> pd.DataFrame:
+    """The measured ablation with reader's column names, for the training report."""
+    table = load_results(path)
+    return pd.DataFrame(
+        {
+            "variant": table["variant"],
+            "what changed": table["change"],
+            "decision": table["decision"],
+            "epochs (best)": [
+                f"{e} ({b})" for e, b in zip(table["epochs"], table["best_epoch"], strict=True)
+            ],
+            "val accuracy": table["val_accuracy"],
+            "flip-averaged": table["val_accuracy_flip"],
+            "train s": table["train_seconds"],
+            "images/s": table["images_per_second"],
+            "parameters": table["parameters"],
+            "measured": table["measured"] + ", " + table["machine"],
+            "note": table["note"],
+        }
+    ).set_index("variant")
