@@ -1,0 +1,45 @@
+"""The ablation's bookkeeping: every variant is a valid configuration, results replace by name."""
+
+import math
+
+import pytest
+
+from facegen.modeling import ablation
+from facegen.modeling.model import ModelConfig
+from facegen.modeling.train import TrainConfig
+
+
+def test_every_variant_builds_valid_configs_and_one_is_the_default():
+    for variant in ablation.VARIANTS:
+        ModelConfig(**variant.model)
+        TrainConfig(**variant.train)
+    defaults = [
+        v
+        for v in ablation.VARIANTS
+        if ModelConfig(**v.model) == ModelConfig() and TrainConfig(**v.train) == TrainConfig()
+    ]
+    assert len(defaults) == 1 and "default" in defaults[0].name
+
+
+def test_recording_replaces_a_variants_row_and_keeps_the_list_order(tmp_path):
+    path = tmp_path / "ablation.csv"
+    first, second = ablation.VARIANTS[0].name, ablation.VARIANTS[1].name
+    row = {column: None for column in ablation.COLUMNS}
+    ablation.record({**row, "variant": second, "val_accuracy": 0.5}, path)
+    ablation.record({**row, "variant": first, "val_accuracy": 0.6}, path)
+    ablation.record({**row, "variant": second, "val_accuracy": 0.7}, path)
+    table = ablation.load_results(path)
+    assert table["variant"].tolist() == [first, second]
+    assert table["val_accuracy"].tolist() == [0.6, 0.7]
+
+
+def test_the_committed_results_cover_every_variant():
+    table = ablation.load_results()
+    assert set(table["variant"]) == {v.name for v in ablation.VARIANTS}
+    assert table["val_accuracy"].between(0.5, 1).all()
+    assert not any(math.isnan(x) for x in table["train_seconds"])
+
+
+def test_an_unknown_variant_is_named_in_the_error():
+    with pytest.raises(ValueError, match="no ablation variant 'nope'"):
+        ablation.variant("nope")
