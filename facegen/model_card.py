@@ -54,7 +54,13 @@ def render_model_card(run_dir: Path) -> tuple[str, str]:
         f"{_pct(training.get('best_val_accuracy'))}); {training.get('parameters', 0):,} "
         f"parameters; {training.get('train_images_per_second', '–')} training images/s on "
         f"a machine with {manifest.get('platform', {}).get('cpus', '?')} CPU cores, on "
-        f"{training.get('strategy', '–')}.",
+        f"{training.get('strategy', '–')}."
+        + (
+            " Each face is classified together with its mirror image and the two probabilities "
+            "averaged (test-time flip averaging), in evaluation and in `facegen predict` alike."
+            if training.get("flip_average")
+            else ""
+        ),
         "",
         "## Intended use",
         "Research and teaching: studying how facial gender classifiers behave, and for whom they "

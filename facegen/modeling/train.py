@@ -276,6 +276,8 @@ def train_for_run(
             "n_val": len(val_images),
             "model_config": result.model_config,
             "train_config": result.train_config,
+            # How this model's predictions are made, by the notebook and `facegen predict`.
+            "flip_average": config.FLIP_AVERAGE,
         },
     )
     return result
