@@ -55,9 +55,9 @@ def _inference_function(model: keras.Model):
     """The model's forward pass as one traced TensorFlow function, made once per model.
 
     ``model.predict`` rebuilds a data pipeline and steps through Keras' loop on every call: on
-    2 cores it managed about 800 faces/s where calling the traced function reached 2,200
-    (measured in one session). The shape is fixed at (any, size, size, 1) so the last, smaller
-    batch does not trigger a new trace.
+    2 cores it ran at 790-1,050 faces/s where a traced call of the same model ran at 1,900-2,200
+    (separate runs on a busy machine). The shape is fixed at (any, size, size, 1) so the last,
+    smaller batch does not trigger a new trace.
     """
     import tensorflow as tf
 
