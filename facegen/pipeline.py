@@ -42,9 +42,11 @@ def reports_dir() -> Path:
     return config.PROJECT_ROOT / "reports"
 
 
-def new_run_id(settings: Settings) -> str:
+def new_run_id(settings: Settings, kind: str | None = None) -> str:
+    """``<time>-[<kind>-]<profile>-seed<seed>``; ``kind`` marks runs not made by the notebooks."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return f"{stamp}-{settings.profile}-seed{settings.seed}"
+    prefix = f"{stamp}-{kind}" if kind else stamp
+    return f"{prefix}-{settings.profile}-seed{settings.seed}"
 
 
 def run_report(

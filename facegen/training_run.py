@@ -75,9 +75,7 @@ def decide_start(run_dir: Path, *, retrain: bool) -> StartDecision:
 def default_run_dir(settings: Settings) -> Path:
     from facegen.pipeline import new_run_id, reports_dir
 
-    return reports_dir() / new_run_id(settings).replace(
-        f"-{settings.profile}-", f"-train-{settings.profile}-"
-    )
+    return reports_dir() / new_run_id(settings, kind="train")
 
 
 def train_run(
@@ -116,17 +114,19 @@ def train_run(
             + ", ".join(f"{k} {v:,}" for k, v in dataset.split_sizes()["files"].items())
         )
         result = train_for_run(run, dataset, progress=progress)
-        validation = {}
-        for part in ("val", "test"):
-            images, rows = dataset.part(part)
-            labels = dataset.labels(rows)
-            probabilities = predict_proba(result.model, images)
-            if part == "val":
-                validation = classification_summary(labels, probabilities)
-            else:
-                metrics = evaluate_predictions(
-                    rows, labels, probabilities, n_boot=settings.n_boot, seed=settings.seed
-                )
+        val_images, val_rows = dataset.part("val")
+        validation = classification_summary(
+            dataset.labels(val_rows), predict_proba(result.model, val_images)
+        )
+        test_images, test_rows = dataset.part("test")
+        test_labels = dataset.labels(test_rows)
+        metrics = evaluate_predictions(
+            test_rows,
+            test_labels,
+            predict_proba(result.model, test_images),
+            n_boot=settings.n_boot,
+            seed=settings.seed,
+        )
         metrics["validation"] = validation
         run.write_json("metrics.json", metrics)
     except BaseException as exc:

@@ -8,6 +8,7 @@ Every choice here was made on the validation split: this module never sees the t
 from __future__ import annotations
 
 import math
+import os
 import platform
 import time
 from dataclasses import dataclass, field
@@ -136,15 +137,9 @@ def run_variant(chosen: Variant, dataset, *, seed: int = config.SEED) -> dict:
         "parameters": int(result.model.count_params()),
         "seed": seed,
         "measured": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {_cpus()} CPUs",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "note": "",
     }
-
-
-def _cpus() -> int:
-    import os
-
-    return os.cpu_count() or 1
 
 
 def record(row: dict, path: Path = RESULTS) -> Path:
