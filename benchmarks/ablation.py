@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+from pathlib import Path
 
 
 def main() -> None:
@@ -19,6 +21,12 @@ def main() -> None:
     parser.add_argument("names", nargs="*", help="variants to train (default: all)")
     parser.add_argument("--data-dir", default=os.environ.get("FACEGEN_DATA_DIR"))
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--save-models",
+        metavar="DIR",
+        type=Path,
+        help="keep each trained model as DIR/<variant>.keras (never commit them: derived data)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from facegen.data import load_dataset
@@ -28,7 +36,10 @@ def main() -> None:
     dataset = load_dataset(args.data_dir, seed=args.seed)
     for item in chosen:
         print(f"== {item.name}: {item.change}", flush=True)
-        row = ablation.run_variant(item, dataset, seed=args.seed)
+        save_to = None
+        if args.save_models:
+            save_to = args.save_models / (re.sub(r"[^\w.-]+", "_", item.name) + ".keras")
+        row = ablation.run_variant(item, dataset, seed=args.seed, save_to=save_to)
         ablation.record(row)
         print(
             f"   val {row['val_accuracy']:.4f} (flip-averaged {row['val_accuracy_flip']:.4f}) "

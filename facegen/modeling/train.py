@@ -22,6 +22,7 @@ from facegen import config
 from facegen.atomic import atomic_path
 from facegen.data import Dataset
 from facegen.modeling.model import ModelConfig, build_model
+from facegen.modeling.weighting import gender_balancing_weights
 from facegen.runs import Run
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ class TrainConfig:
     weight_decay: float = 5e-5
     warmup_epochs: float = 1.0
     label_smoothing: float = 0.0
+    # Give each subgroup's men and women equal weight, subgroups being the cells of these
+    # columns (facegen.modeling.weighting); () trains every face at weight 1.
+    balance_gender_within: tuple[str, ...] = ()
     # Validate, select and save an exponential moving average of the weights (None: off).
     ema_momentum: float | None = None
     seed: int = 42
@@ -110,10 +114,19 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
 
 
 def make_dataset(
-    images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    seed: int,
+    sample_weight: np.ndarray | None = None,
 ) -> tf.data.Dataset:
     """uint8 faces and 0/1 labels as batches; scaling and augmentation happen inside the model."""
-    data = tf.data.Dataset.from_tensor_slices((images[..., None], labels.astype("float32")))
+    parts = (images[..., None], labels.astype("float32"))
+    if sample_weight is not None:
+        parts = (*parts, np.asarray(sample_weight, dtype="float32"))
+    data = tf.data.Dataset.from_tensor_slices(parts)
     if shuffle:
         data = data.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
@@ -172,13 +185,24 @@ def train(
     *,
     model_config: ModelConfig | None = None,
     train_config: TrainConfig | None = None,
+    sample_weight: np.ndarray | None = None,
     progress: bool = True,
 ) -> TrainResult:
-    """Train from scratch and return the model with the weights of its best validation epoch."""
+    """Train from scratch and return the model with the weights of its best validation epoch.
+
+    ``sample_weight`` (one per training face) weights the loss; validation is never weighted, so
+    the accuracy that selects the epoch is the plain one.
+    """
     model_config = model_config or ModelConfig()
     config = train_config or TrainConfig()
     if len(train_images) == 0 or len(val_images) == 0:
         raise ValueError("training needs at least one training and one validation image")
+    if sample_weight is not None and len(sample_weight) != len(train_images):
+        raise ValueError(
+            f"{len(sample_weight)} sample weights for {len(train_images)} training images"
+        )
+    if sample_weight is not None and not np.all(np.isfinite(sample_weight) & (sample_weight >= 0)):
+        raise ValueError("sample weights must be finite and non-negative")
     seed_everything(config.seed, config.deterministic)
     strategy = pick_strategy()
     steps = math.ceil(len(train_images) / config.batch_size)
@@ -195,7 +219,12 @@ def train(
             metrics=[keras.metrics.BinaryAccuracy(name="accuracy")],
         )
     train_data = make_dataset(
-        train_images, train_labels, config.batch_size, shuffle=True, seed=config.seed
+        train_images,
+        train_labels,
+        config.batch_size,
+        shuffle=True,
+        seed=config.seed,
+        sample_weight=sample_weight,
     )
     val_data = make_dataset(val_images, val_labels, 512, shuffle=False, seed=config.seed)
     epoch_log = _EpochLog(config.epochs, progress)
@@ -227,6 +256,13 @@ def train(
         model_config=model_config.to_dict(),
         train_config=config.to_dict(),
     )
+
+
+def training_weights(rows: pd.DataFrame, config: TrainConfig) -> np.ndarray | None:
+    """The per-face loss weights ``config`` asks for, or None when every face counts once."""
+    if not config.balance_gender_within:
+        return None
+    return gender_balancing_weights(rows, config.balance_gender_within)
 
 
 def save_model(model: keras.Model, path: str | os.PathLike) -> Path:
@@ -264,6 +300,7 @@ def train_for_run(
         dataset.labels(val_rows),
         model_config=model_config,
         train_config=train_config,
+        sample_weight=training_weights(train_rows, train_config),
         progress=progress,
     )
     save_model(result.model, run.model_path)
