@@ -21,6 +21,15 @@ def test_every_variant_builds_valid_configs_and_one_is_the_default():
     assert len(defaults) == 1 and "default" in defaults[0].name
 
 
+def test_every_variant_pins_every_setting_so_new_defaults_cannot_change_it():
+    # image_size comes from the run, seed and determinism from the benchmark's arguments.
+    model_fields = set(ModelConfig.__dataclass_fields__) - {"image_size"}
+    train_fields = set(TrainConfig.__dataclass_fields__) - {"seed", "deterministic"}
+    for variant in ablation.VARIANTS:
+        assert set(variant.model) == model_fields, (variant.name, model_fields ^ set(variant.model))
+        assert set(variant.train) == train_fields, (variant.name, train_fields ^ set(variant.train))
+
+
 def test_recording_replaces_a_variants_row_and_keeps_the_list_order(tmp_path):
     path = tmp_path / "ablation.csv"
     first, second = ablation.VARIANTS[0].name, ablation.VARIANTS[1].name

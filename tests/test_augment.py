@@ -46,6 +46,29 @@ def test_a_pure_shift_moves_the_face_by_whole_pixels_when_the_shift_is_whole():
     assert out[1, 1] == pytest.approx(1.0) and out.sum() == pytest.approx(1.0)
 
 
+def _largest(layer: FaceAugmentation) -> FaceAugmentation:
+    """Every random draw at its maximum, so the transform is known exactly."""
+    layer._uniform = lambda n: keras.ops.ones((n,))
+    return layer
+
+
+def test_rotation_turns_about_the_centre():
+    face = np.random.default_rng(4).random((1, 9, 9, 1)).astype("float32")
+    turned = _largest(FaceAugmentation(rotation=0.25, flip=False))(face, training=True)
+    # A quarter turn of a square about its centre lands on pixels: exactly np.rot90.
+    assert np.allclose(keras.ops.convert_to_numpy(turned)[0], np.rot90(face[0]), atol=1e-4)
+
+
+def test_zoom_scales_about_the_centre():
+    face = np.random.default_rng(5).random((1, 9, 9, 1)).astype("float32")
+    zoomed = _largest(FaceAugmentation(zoom=0.5, flip=False))(face, training=True)
+    zoomed = keras.ops.convert_to_numpy(zoomed)[0, ..., 0]
+    # Scale 1.5 (zoomed out): output (4 + d) samples input (4 + 1.5 d); the centre stays put.
+    assert zoomed[4, 4] == pytest.approx(face[0, 4, 4, 0])
+    assert zoomed[4, 6] == pytest.approx(face[0, 4, 7, 0])
+    assert zoomed[2, 4] == pytest.approx(face[0, 1, 4, 0])
+
+
 def test_one_resampling_keeps_more_detail_than_keras_chained_layers(faces):
     settings = {"rotation": 0.02, "zoom": 0.05, "shift": 0.04}
     keras.utils.set_random_seed(2)

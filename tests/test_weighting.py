@@ -38,14 +38,22 @@ def test_a_rare_gender_is_capped_and_a_one_gender_cell_is_left_alone():
 def test_categorical_columns_with_unknown_values_get_finite_weights():
     rows = pd.DataFrame(
         {
-            "ethnicity": pd.Categorical(["A", "A", None, None, "B"]),
-            "age_band": pd.Categorical(["0-2", "0-2", "0-2", "0-2", "60+"]),
-            "gender": pd.Categorical(["male", "female", "male", "male", "female"]),
+            "ethnicity": pd.Categorical(["A", "A", None, None, None, "B"]),
+            "age_band": pd.Categorical(["0-2", "0-2", "0-2", "0-2", "0-2", "60+"]),
+            "gender": pd.Categorical(["male", "female", "male", "male", "female", "female"]),
         }
     )
     weights = gender_balancing_weights(rows, ["ethnicity", "age_band"])
     assert np.isfinite(weights).all()
-    assert weights[0] == weights[1] and weights[2] == weights[3]  # the unknowns form one cell
+    # The three unknowns form one cell: its two men weigh 3/4 each, its woman 3/2.
+    raw = np.r_[1.0, 1.0, 0.75, 0.75, 1.5, 1.0]
+    assert np.allclose(weights, raw / raw.mean())
+
+
+def test_a_missing_gender_is_an_error_not_a_third_gender():
+    rows = pd.DataFrame({"ethnicity": ["A", "A"], "gender": ["male", None]})
+    with pytest.raises(ValueError, match="1 rows have no gender"):
+        gender_balancing_weights(rows, ["ethnicity"])
 
 
 def test_no_columns_means_no_weighting_and_a_missing_column_is_named():
@@ -57,7 +65,7 @@ def test_no_columns_means_no_weighting_and_a_missing_column_is_named():
     assert len(training_weights(rows, TrainConfig(balance_gender_within=("ethnicity",)))) == 3
 
 
-def test_training_takes_one_weight_per_face_and_refuses_a_wrong_count():
+def test_training_takes_one_weight_per_face_and_refuses_bad_weights():
     from facegen.modeling.model import ModelConfig
     from facegen.modeling.train import train
 
@@ -66,11 +74,18 @@ def test_training_takes_one_weight_per_face_and_refuses_a_wrong_count():
     labels = np.tile([0, 1], 12)
     small = ModelConfig(widths=(4, 8))
     config = TrainConfig(epochs=1, batch_size=8)
-    result = train(
-        images, labels, images[:8], labels[:8], model_config=small, train_config=config,
-        sample_weight=np.linspace(0.5, 1.5, 24), progress=False,
-    )  # fmt: skip
-    assert len(result.history) == 1
+    losses = {
+        name: train(
+            images, labels, images[:8], labels[:8], model_config=small, train_config=config,
+            sample_weight=weights, progress=False,
+        ).history["loss"].iloc[0]
+        for name, weights in [
+            ("none", None), ("ones", np.ones(24)), ("uneven", np.linspace(0.1, 1.9, 24))
+        ]
+    }  # fmt: skip
+    # Deterministic training: weights of 1 change nothing, uneven weights change the loss.
+    assert losses["ones"] == pytest.approx(losses["none"], rel=1e-6)
+    assert losses["uneven"] != pytest.approx(losses["none"], rel=1e-3)
     with pytest.raises(ValueError, match="3 sample weights for 24 training images"):
         train(
             images, labels, images[:8], labels[:8], model_config=small, train_config=config,

@@ -39,6 +39,8 @@ class FaceAugmentation(layers.Layer):
         self.rotation, self.zoom, self.shift, self.flip = rotation, zoom, shift, flip
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        # XLA has no kernel for the projective transform; Keras' own RandomRotation says the same.
+        self.supports_jit = False
 
     def _uniform(self, n):
         return keras.random.uniform((n,), -1.0, 1.0, seed=self.seed_generator)
@@ -50,7 +52,7 @@ class FaceAugmentation(layers.Layer):
         height, width = images.shape[1], images.shape[2]
         angle = self._uniform(n) * (self.rotation * 2 * math.pi)
         scale = 1.0 + self._uniform(n) * self.zoom  # >1 samples a larger area: zooms out
-        mirror = ops.sign(self._uniform(n) + 1e-7) if self.flip else ops.ones((n,))
+        mirror = ops.where(self._uniform(n) < 0, -1.0, 1.0) if self.flip else ops.ones((n,))
         shift_x = self._uniform(n) * (self.shift * width)
         shift_y = self._uniform(n) * (self.shift * height)
         cos, sin = ops.cos(angle) * scale, ops.sin(angle) * scale

@@ -1,8 +1,9 @@
 """The convolutional network and its augmentation, built with Keras.
 
-Augmentation lives inside the model as preprocessing layers: it runs only in training (Keras
-switches it off at inference), it travels with the saved ``.keras`` file, and prediction needs
-nothing but the uint8 48x48 face that ``facegen.features.preprocess_face`` makes.
+Augmentation lives inside the model as a layer (``facegen.modeling.augment``): it runs only in
+training and passes faces through untouched at inference, it travels with the saved ``.keras``
+file, and prediction needs nothing but the uint8 48x48 face that
+``facegen.features.preprocess_face`` makes.
 """
 
 from __future__ import annotations

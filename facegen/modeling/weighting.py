@@ -22,13 +22,16 @@ def gender_balancing_weights(
 
     A cell with only one gender keeps weight 1 (there is nothing to balance). Weights are capped
     at ``max_weight`` so that a handful of faces in a rare cell cannot dominate a batch, then
-    scaled to average 1 so the learning rate means the same with and without weighting.
+    scaled to average 1 so the learning rate means the same with and without weighting (the
+    scaling can lift a capped weight a little above the cap: it bounds the ratio, not the value).
     """
     if not within:
         return np.ones(len(rows))
     missing = [c for c in [*within, "gender"] if c not in rows.columns]
     if missing:
         raise ValueError(f"cannot balance gender within {list(within)}: no column {missing}")
+    if rows["gender"].isna().any():
+        raise ValueError(f"{int(rows['gender'].isna().sum())} rows have no gender label to balance")
     # Plain string keys: an unknown value (NaN) is a cell of its own, not a dropped row.
     cell = _as_text(rows[within[0]])
     for column in within[1:]:
