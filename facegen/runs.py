@@ -51,11 +51,14 @@ class Settings:
         if profile not in config.PROFILES:
             raise ValueError(f"profile must be one of {sorted(config.PROFILES)}, not {profile!r}")
         defaults = config.PROFILES[profile]
+        epochs = int(epochs if epochs is not None else defaults["epochs"])
+        if epochs < 1:
+            raise ValueError(f"epochs must be at least 1, not {epochs}: no training, no model")
         return cls(
             data_dir=data_dir,
             image_size=config.check_image_size(image_size),
             seed=int(seed),
-            epochs=int(epochs if epochs is not None else defaults["epochs"]),
+            epochs=epochs,
             profile=profile,
             max_images=max_images if max_images is not None else defaults["max_images"],
             n_boot=int(n_boot if n_boot is not None else defaults["n_boot"]),

@@ -15,3 +15,11 @@ def test_split_is_pinned_then_checked(face_folder, tmp_path):
     (face_folder / utk_name(40, 1, 2, 777)).write_bytes(jpeg_bytes(synthetic_face(777)))
     with pytest.raises(SplitMismatchError, match="no longer matches"):
         run.dataset()
+
+
+def test_zero_epochs_is_refused_before_any_work():
+    from facegen.runs import Settings
+
+    with pytest.raises(ValueError, match="epochs must be at least 1, not 0"):
+        Settings.resolve(epochs=0)
+    assert Settings.resolve(epochs=3).epochs == 3
