@@ -188,21 +188,13 @@ def run_variant(
     from facegen.evaluate import fairness_summary
     from facegen.modeling.model import ModelConfig
     from facegen.modeling.predict import predict_proba
-    from facegen.modeling.train import TrainConfig, save_model, train, training_weights
+    from facegen.modeling.train import TrainConfig, save_model, train_on_dataset
 
-    train_images, train_rows = dataset.part("train")
     val_images, val_rows = dataset.part("val")
     val_labels = dataset.labels(val_rows)
-    train_config = TrainConfig(seed=seed, **chosen.train)
     began = time.perf_counter()
-    result = train(
-        train_images,
-        dataset.labels(train_rows),
-        val_images,
-        val_labels,
-        model_config=ModelConfig(**chosen.model),
-        train_config=train_config,
-        sample_weight=training_weights(train_rows, train_config),
+    result = train_on_dataset(
+        dataset, ModelConfig(**chosen.model), TrainConfig(seed=seed, **chosen.train)
     )
     seconds = time.perf_counter() - began
     if save_to is not None:

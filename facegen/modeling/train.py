@@ -275,6 +275,29 @@ def save_model(model: keras.Model, path: str | os.PathLike) -> Path:
     return path
 
 
+def train_on_dataset(
+    dataset: Dataset,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    *,
+    progress: bool = True,
+) -> TrainResult:
+    """Train on the dataset's train split with the loss weights ``train_config`` asks for, and
+    select on its validation split: what a run and an ablation row both train."""
+    train_images, train_rows = dataset.part("train")
+    val_images, val_rows = dataset.part("val")
+    return train(
+        train_images,
+        dataset.labels(train_rows),
+        val_images,
+        dataset.labels(val_rows),
+        model_config=model_config,
+        train_config=train_config,
+        sample_weight=training_weights(train_rows, train_config),
+        progress=progress,
+    )
+
+
 def train_for_run(
     run: Run,
     dataset: Dataset,
@@ -291,26 +314,16 @@ def train_for_run(
     settings = run.settings
     model_config = model_config or ModelConfig(image_size=settings.image_size)
     train_config = train_config or TrainConfig(epochs=settings.epochs, seed=settings.seed)
-    train_images, train_rows = dataset.part("train")
-    val_images, val_rows = dataset.part("val")
-    result = train(
-        train_images,
-        dataset.labels(train_rows),
-        val_images,
-        dataset.labels(val_rows),
-        model_config=model_config,
-        train_config=train_config,
-        sample_weight=training_weights(train_rows, train_config),
-        progress=progress,
-    )
+    result = train_on_dataset(dataset, model_config, train_config, progress=progress)
+    sizes = dataset.split_sizes()["files"]
     save_model(result.model, run.model_path)
     run.write_table("history.csv", result.history)
     run.write_json(
         "training.json",
         {
             **result.summary(),
-            "n_train": len(train_images),
-            "n_val": len(val_images),
+            "n_train": int(sizes["train"]),
+            "n_val": int(sizes["val"]),
             "model_config": result.model_config,
             "train_config": result.train_config,
             # How this model's predictions are made, by the notebook and `facegen predict`.
