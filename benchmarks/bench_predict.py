@@ -99,17 +99,19 @@ def main() -> None:
     if not args.data_dir:
         parser.error("pass --data-dir or set FACEGEN_DATA_DIR to the aligned UTKFace folder")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from facegen import config
     from facegen.inference import analyse_file, classify_files, collect_inputs
-    from facegen.modeling.predict import predict_proba
+    from facegen.modeling.predict import VIEWS, predict_proba
 
     model, source = load_or_build_model(args.model)
     print(f"model: {source}; {os.cpu_count()} CPUs")
     files = sorted(Path(args.data_dir).glob("*.jpg"))[: args.n]
     inputs = collect_inputs([str(f) for f in files])
     classify_files(inputs[:200], model, cropped=True, progress=False)  # warm the model
-    for flip, label in ((None, "flip-averaged (default)"), (False, "--no-flip-average")):
+    for views in VIEWS[::-1]:
+        label = f"--views {views}" + (" (default)" if views == config.TEST_TIME_VIEWS else "")
         start = time.perf_counter()
-        results = classify_files(inputs, model, cropped=True, progress=False, flip_average=flip)
+        results = classify_files(inputs, model, cropped=True, progress=False, views=views)
         seconds = time.perf_counter() - start
         faces = sum(len(r.boxes) for r in results if r.status == "ok")
         print(

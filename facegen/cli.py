@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from facegen import config
+from facegen.modeling.predict import VIEWS
 
 
 def _data_command(args: argparse.Namespace) -> int:
@@ -134,7 +135,7 @@ def _predict_command(args: argparse.Namespace) -> int:
         cropped=args.cropped,
         batch_size=args.batch_size,
         progress=progress,
-        flip_average=False if args.no_flip_average else None,
+        views=args.views,
     )
     render = {
         "table": prediction_output.to_table,
@@ -265,10 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("--batch-size", type=int, default=1024, help="faces per model call")
     predict.add_argument(
-        "--no-flip-average",
-        action="store_true",
-        help="classify each face once instead of averaging it with its mirror image: twice as "
-        "fast, slightly less accurate, and no longer what the evaluation notebook measured",
+        "--views",
+        choices=VIEWS,
+        default=None,
+        help="test-time augmentation: average each face's probability over its mirror image "
+        f"(flip) and one-pixel shifts of both (flip+shift); default {config.TEST_TIME_VIEWS}, "
+        "what the evaluation notebook measures. Fewer views are faster and slightly less "
+        "accurate",
     )
     predict.add_argument("--progress", action="store_true", help="progress bar even when piped")
     predict.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")

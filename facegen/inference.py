@@ -205,12 +205,12 @@ def classify_files(
     batch_size: int = 1024,
     workers: int | None = None,
     progress: bool = True,
-    flip_average: bool | None = None,
+    views: str | None = None,
 ) -> list[ImageResult]:
     """One result per input, in order: faces found, boxes and probabilities, or a status.
 
     Faces are classified ``batch_size`` at a time while the next chunks are decoded.
-    ``flip_average`` None follows ``config.FLIP_AVERAGE``, as the evaluation notebook does.
+    ``views`` None follows ``config.TEST_TIME_VIEWS``, as the evaluation notebook does.
     """
     from facegen.modeling.predict import predict_proba
 
@@ -222,7 +222,7 @@ def classify_files(
         if not pending:
             return
         faces = np.concatenate([r.faces for r in pending])
-        probabilities = predict_proba(model, faces, flip_average=flip_average)
+        probabilities = predict_proba(model, faces, views=views)
         offset = 0
         for result in pending:
             n = len(result.faces)

@@ -54,13 +54,7 @@ def render_model_card(run_dir: Path) -> tuple[str, str]:
         f"{_pct(training.get('best_val_accuracy'))}); {training.get('parameters', 0):,} "
         f"parameters; {training.get('train_images_per_second', '–')} training images/s on "
         f"a machine with {manifest.get('platform', {}).get('cpus', '?')} CPU cores, on "
-        f"{training.get('strategy', '–')}."
-        + (
-            " Each face is classified together with its mirror image and the two probabilities "
-            "averaged (test-time flip averaging), in evaluation and in `facegen predict` alike."
-            if training.get("flip_average")
-            else ""
-        ),
+        f"{training.get('strategy', '–')}." + _views_sentence(training),
         "",
         "## Intended use",
         "Research and teaching: studying how facial gender classifiers behave, and for whom they "
@@ -147,3 +141,19 @@ def render_model_card(run_dir: Path) -> tuple[str, str]:
         f"{markdown2html_mistune(markdown)}</body></html>\n"
     )
     return markdown, page
+
+
+_VIEW_SENTENCES = {
+    "flip": " Each face is classified together with its mirror image and the two probabilities "
+    "averaged (test-time flip averaging), in evaluation and in `facegen predict` alike.",
+    "flip+shift": " Each face is classified ten times, as it is and mirrored, each also moved one "
+    "pixel right, left, down and up, and the ten probabilities averaged (test-time "
+    "augmentation), in evaluation and in `facegen predict` alike.",
+}
+
+
+def _views_sentence(training: dict) -> str:
+    """How predictions are made, for runs that average views; runs from before the shifted
+    views record only whether they flip-averaged."""
+    views = training.get("test_time_views") or ("flip" if training.get("flip_average") else "")
+    return _VIEW_SENTENCES.get(views, "")

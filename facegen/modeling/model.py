@@ -33,6 +33,11 @@ class ModelConfig:
     convs_per_block: int = 1
     stem_stride: int = 1  # 2: the first convolution halves the input (48 -> 24) at once
     activation: str = "relu"  # any Keras activation name, e.g. "silu"
+    # "gap": global average pooling of the last maps; "flatten": every position of the last
+    # 3x3 map keeps its own weights, so the head knows where on the aligned face a feature is.
+    head: str = "gap"
+    # Scale each face to zero mean and unit variance, so lighting and contrast vary less.
+    standardize: bool = False
     dropout: float = 0.1
     rotation: float = 0.02  # fraction of a full turn: 0.02 is about 7 degrees either way
     zoom: float = 0.05
@@ -71,6 +76,10 @@ def build_model(config: ModelConfig | None = None) -> keras.Model:
     inputs = keras.Input((config.image_size, config.image_size, 1), name="face", dtype="uint8")
     x = layers.Rescaling(1 / 255, name="scale")(inputs)
     x = augmentation(config)(x)
+    if config.standardize:
+        x = layers.LayerNormalization(
+            axis=(1, 2, 3), center=False, scale=False, name="standardize"
+        )(x)
     for block, width in enumerate(config.widths):
         for conv in range(config.convs_per_block):
             strides = config.stem_stride if block == conv == 0 else 1
@@ -86,7 +95,12 @@ def build_model(config: ModelConfig | None = None) -> keras.Model:
             x = layers.Activation(config.activation, name=f"block{block}_act{conv}")(x)
         if block < len(config.widths) - 1:
             x = layers.MaxPooling2D(name=f"block{block}_pool")(x)
-    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    if config.head == "flatten":
+        x = layers.Flatten(name="pool")(x)
+    elif config.head == "gap":
+        x = layers.GlobalAveragePooling2D(name="pool")(x)
+    else:
+        raise ValueError(f"unknown head {config.head!r}: 'gap' or 'flatten'")
     x = layers.Dropout(config.dropout, name="dropout")(x)
     outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="p_female")(x)
     return keras.Model(inputs, outputs, name="facegen_cnn")

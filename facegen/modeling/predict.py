@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import weakref
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,21 +73,50 @@ def _inference_function(model: keras.Model):
     return function
 
 
+def _shifted(faces: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Faces moved by whole pixels (``dy`` down, ``dx`` right); the uncovered edge is filled by
+    reflection about the border, as the training augmentation fills it."""
+    pad = max(abs(dy), abs(dx))
+    padded = np.pad(faces, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="symmetric")
+    height, width = faces.shape[1:3]
+    top, left = pad - dy, pad - dx
+    return padded[:, top : top + height, left : left + width]
+
+
+def _views(faces: np.ndarray, kind: str) -> Iterator[np.ndarray]:
+    mirrored = faces[:, :, ::-1]
+    yield faces
+    if kind == "none":
+        return
+    yield mirrored
+    if kind == "flip":
+        return
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        yield _shifted(faces, dy, dx)
+        yield _shifted(mirrored, dy, dx)
+
+
+VIEWS = ("none", "flip", "flip+shift")
+"""Test-time views: the face alone; with its mirror image; and both moved one pixel right, left,
+down and up (ten views). A face is as valid mirrored or a pixel off, so the mean over views is a
+steadier estimate than any one of them; training saw flips and shifts of this size."""
+
+
 def predict_proba(
     model: keras.Model,
     images: np.ndarray,
     *,
     batch_size: int = 1024,
-    flip_average: bool | None = None,
+    views: str | None = None,
 ) -> np.ndarray:
     """Probability that each face is labelled female; ``images`` are uint8 (N, size, size).
 
-    ``flip_average`` averages each face with its mirror image (test-time augmentation): faces
-    are left-right symmetric, so the two views are equally valid and their mean is steadier.
-    None means ``config.FLIP_AVERAGE``, the project's one setting for it.
+    ``views`` (one of ``VIEWS``) is the test-time augmentation: the probabilities of each face's
+    views are averaged. None means ``config.TEST_TIME_VIEWS``, the project's one setting for it.
     """
-    if flip_average is None:
-        flip_average = config.FLIP_AVERAGE
+    views = config.TEST_TIME_VIEWS if views is None else views
+    if views not in VIEWS:
+        raise ValueError(f"unknown test-time views {views!r}; choose one of {', '.join(VIEWS)}")
     if len(images) == 0:
         return np.zeros(0, np.float32)
     batch = images[..., None] if images.ndim == 3 else images
@@ -100,7 +130,5 @@ def predict_proba(
             ]
         )
 
-    probabilities = run(batch)
-    if flip_average:
-        probabilities = (probabilities + run(batch[:, :, ::-1])) / 2
-    return probabilities.astype(np.float32)
+    probabilities = [run(view) for view in _views(batch, views)]
+    return np.mean(probabilities, axis=0).astype(np.float32)

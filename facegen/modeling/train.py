@@ -327,7 +327,7 @@ def train_for_run(
             "model_config": result.model_config,
             "train_config": result.train_config,
             # How this model's predictions are made, by the notebook and `facegen predict`.
-            "flip_average": config.FLIP_AVERAGE,
+            "test_time_views": config.TEST_TIME_VIEWS,
         },
     )
     return result

@@ -1,0 +1,58 @@
+"""Validation accuracy of trained models under each set of test-time views.
+
+Each model is given with the seed of the split it was trained on (``PATH:SEED``, default 42), and
+is scored on that split's validation faces only: the test split is not read. Prints one row per
+model and the mean gain of each view set over the mirror-image average, which is how
+``config.TEST_TIME_VIEWS`` was chosen.
+
+    FACEGEN_DATA_DIR=../shared/utkface/UTKFace python benchmarks/measure_tta.py \\
+        reports/RUN/model.keras other/model.keras:43 ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("models", nargs="+", metavar="PATH[:SEED]")
+    parser.add_argument("--data-dir", default=os.environ.get("FACEGEN_DATA_DIR"))
+    args = parser.parse_args()
+    if not args.data_dir:
+        parser.error("pass --data-dir or set FACEGEN_DATA_DIR to the aligned UTKFace folder")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from facegen import config
+    from facegen.data import load_dataset
+    from facegen.modeling.predict import VIEWS, load_model, predict_proba
+
+    datasets, rows = {}, []
+    for spec in args.models:
+        path, _, seed = spec.partition(":")
+        seed = int(seed or config.SEED)
+        if seed not in datasets:
+            datasets[seed] = load_dataset(args.data_dir, seed=seed, progress=False)
+        faces, val_rows = datasets[seed].part("val")
+        labels = datasets[seed].labels(val_rows)
+        model = load_model(path)
+        rows.append(
+            [float(np.mean((predict_proba(model, faces, views=v) >= 0.5) == labels)) for v in VIEWS]
+        )
+        print(f"{path} (split seed {seed}, {len(labels)} validation faces)")
+        print("   " + "   ".join(f"{v}: {a:.4f}" for v, a in zip(VIEWS, rows[-1], strict=True)))
+    table = np.array(rows)
+    flip = VIEWS.index("flip")
+    for i, views in enumerate(VIEWS):
+        gains = (table[:, i] - table[:, flip]) * 100
+        print(
+            f"{views:>10}: mean accuracy {table[:, i].mean():.4f}; against flip "
+            f"{gains.mean():+.2f} points (from {gains.min():+.2f} to {gains.max():+.2f}) "
+            f"over {len(rows)} models"
+        )
+
+
+if __name__ == "__main__":
+    main()
