@@ -6,7 +6,9 @@ Uses the given model, else the newest complete run's, else an untrained model of
 architecture (speed does not depend on the weights). Figures:
 
 * cropped throughput: ``classify_files(--cropped)`` over N UTKFace files, decode to probability,
-  with worker processes as the command uses them (the target is >= 1,000 faces/s on 2 cores);
+  with worker processes as the command uses them, for each set of test-time views (the target,
+  >= 1,000 faces/s on 2 cores, is for ``--views flip``; the ten views of ``flip+shift`` cost
+  five times as much);
 * photo latency: one photo at a time, detection included, on 1280x960 photos made by pasting
   in-the-wild UTKFace crops on a plain background;
 * start-up: the wall time of the whole command on one file, and of ``--help`` alone;

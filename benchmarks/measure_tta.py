@@ -1,7 +1,8 @@
 """Validation accuracy of trained models under each set of test-time views.
 
 Each model is given with the seed of the split it was trained on (``PATH:SEED``, default 42), and
-is scored on that split's validation faces only: the test split is not read. Prints one row per
+is scored on that split's validation faces, rebuilt at the model's input size with the default
+split fractions: the test split is not read. Prints one row per
 model and the mean gain of each view set over the mirror-image average, which is how
 ``config.TEST_TIME_VIEWS`` was chosen.
 
@@ -21,6 +22,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("models", nargs="+", metavar="PATH[:SEED]")
     parser.add_argument("--data-dir", default=os.environ.get("FACEGEN_DATA_DIR"))
+    parser.add_argument("--csv", help="also write the table here (model, seed, one column per set)")
     args = parser.parse_args()
     if not args.data_dir:
         parser.error("pass --data-dir or set FACEGEN_DATA_DIR to the aligned UTKFace folder")
@@ -29,20 +31,32 @@ def main() -> None:
     from facegen.data import load_dataset
     from facegen.modeling.predict import VIEWS, load_model, predict_proba
 
-    datasets, rows = {}, []
+    datasets, rows, records = {}, [], []
     for spec in args.models:
-        path, _, seed = spec.partition(":")
-        seed = int(seed or config.SEED)
-        if seed not in datasets:
-            datasets[seed] = load_dataset(args.data_dir, seed=seed, progress=False)
-        faces, val_rows = datasets[seed].part("val")
-        labels = datasets[seed].labels(val_rows)
+        path, _, seed = spec.rpartition(":")
+        if not (path and seed.isdigit()):
+            path, seed = spec, str(config.SEED)
+        seed = int(seed)
         model = load_model(path)
+        size = int(model.input_shape[1])
+        if (seed, size) not in datasets:
+            datasets[seed, size] = load_dataset(
+                args.data_dir, seed=seed, image_size=size, progress=False
+            )
+        faces, val_rows = datasets[seed, size].part("val")
+        labels = datasets[seed, size].labels(val_rows)
         rows.append(
             [float(np.mean((predict_proba(model, faces, views=v) >= 0.5) == labels)) for v in VIEWS]
         )
+        records.append(
+            {"model": path, "split_seed": seed, **dict(zip(VIEWS, rows[-1], strict=True))}
+        )
         print(f"{path} (split seed {seed}, {len(labels)} validation faces)")
         print("   " + "   ".join(f"{v}: {a:.4f}" for v, a in zip(VIEWS, rows[-1], strict=True)))
+    if args.csv:
+        import pandas as pd
+
+        pd.DataFrame(records).round(4).to_csv(args.csv, index=False)
     table = np.array(rows)
     flip = VIEWS.index("flip")
     for i, views in enumerate(VIEWS):

@@ -10,7 +10,6 @@ import sys
 from collections.abc import Sequence
 
 from facegen import config
-from facegen.modeling.predict import VIEWS
 
 
 def _data_command(args: argparse.Namespace) -> int:
@@ -112,7 +111,7 @@ def _train_command(args: argparse.Namespace) -> int:
 
 def _predict_command(args: argparse.Namespace) -> int:
     from facegen.manifest import newest_complete_model
-    from facegen.modeling.predict import ModelLoadError, load_model
+    from facegen.modeling.predict import ModelLoadError, load_model, recorded_views
 
     model_path = args.model or newest_complete_model(args.reports_dir)
     if model_path is None:
@@ -135,7 +134,7 @@ def _predict_command(args: argparse.Namespace) -> int:
         cropped=args.cropped,
         batch_size=args.batch_size,
         progress=progress,
-        views=args.views,
+        views=args.views or recorded_views(model_path),
     )
     render = {
         "table": prediction_output.to_table,
@@ -267,12 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--batch-size", type=int, default=1024, help="faces per model call")
     predict.add_argument(
         "--views",
-        choices=VIEWS,
+        choices=config.VIEW_SETS,
         default=None,
-        help="test-time augmentation: average each face's probability over its mirror image "
-        f"(flip) and one-pixel shifts of both (flip+shift); default {config.TEST_TIME_VIEWS}, "
-        "what the evaluation notebook measures. Fewer views are faster and slightly less "
-        "accurate",
+        help="test-time augmentation: classify each face once (none), average it with its "
+        "mirror image (flip), or also with one-pixel shifts of both (flip+shift, ten views). "
+        "Default: the views the model's run was evaluated with (its training.json), else "
+        f"{config.TEST_TIME_VIEWS}. flip+shift scored 0.25 points higher than flip on "
+        "validation, with no difference measured on test, at a fifth of the speed",
     )
     predict.add_argument("--progress", action="store_true", help="progress bar even when piped")
     predict.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")

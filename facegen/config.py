@@ -64,16 +64,20 @@ REPORTED_PACKAGES = (
 )
 
 IMAGE_SIZE = 48
+VIEW_SETS = ("none", "flip", "flip+shift")
+"""Test-time views (``facegen.modeling.predict``): the face alone; with its mirror image; and both
+moved one pixel right, left, down and up (ten views)."""
 TEST_TIME_VIEWS = "flip+shift"
 """Test-time augmentation: the views of each face whose probabilities are averaged when
-classifying (``facegen.modeling.predict.VIEWS``). One setting for the evaluation notebook and
+classifying, one of ``VIEW_SETS``. One setting for the evaluation notebook and
 ``facegen predict`` alike, so they always agree. Chosen on the validation split: the mirror image
 added 0.47 points for the default model of the time (0.9110 -> 0.9157); one-pixel shifts of the
 face and of its mirror image added 0.25 more on average over fifteen trained models (from +0.04 to
-+0.69, never a loss; benchmarks/measure_tta.py), at ten times the cost of a single view. Read
-afterwards, once, on the test splits of seeds 42, 43 and 44, the shifts changed accuracy by -0.39,
-+0.04 and +0.30 points: thirteen of those fifteen models shared one validation split, and the
-real gain is within the noise of a 2,300-face split."""
++0.69, never a loss; benchmarks/results/tta.csv, written by benchmarks/measure_tta.py), at ten
+times the cost of a single view. Read afterwards, once, on the test splits of seeds 42, 43 and 44,
+the shifts changed accuracy by -0.39, +0.04 and +0.30 points: thirteen of those fifteen models
+shared one validation split, and the real gain is within the noise of a 2,300-face split.
+``facegen predict`` uses the views a model's run recorded, so older runs keep theirs."""
 IMAGE_SIZE_RANGE = (16, 512)  # smaller loses the face; larger than any UTKFace image is pointless
 SEED = 42
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # train, validation, test

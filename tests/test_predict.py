@@ -274,3 +274,41 @@ def test_the_default_model_is_the_newest_complete_runs(tmp_path, photos, model_p
     assert newest_complete_model(reports) == reports / "b" / "model.keras"
     code, files = run_json(capsys, str(photos / "wall.jpg"), "--reports-dir", str(reports))
     assert code == 0 and files[0]["status"] == "no face"
+
+
+@pytest.mark.parametrize(
+    ("training", "flag", "expected"),
+    [
+        (None, [], None),  # no run folder: predict_proba falls back to config.TEST_TIME_VIEWS
+        ({"test_time_views": "flip+shift"}, [], "flip+shift"),
+        ({"flip_average": True}, [], "flip"),  # a run from before the shifted views
+        ({"flip_average": False}, [], "none"),
+        ({"test_time_views": "flip+shift"}, ["--views", "none"], "none"),
+    ],
+)
+def test_predict_uses_the_views_the_models_run_was_evaluated_with(
+    tmp_path, model_path, capsys, monkeypatch, training, flag, expected
+):
+    import shutil
+
+    from facegen.modeling import predict
+
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(model_path, run / "model.keras")
+    if training is not None:
+        (run / "training.json").write_text(json.dumps(training))
+    (tmp_path / "face.jpg").write_bytes(jpeg_bytes(synthetic_face(0)))
+    seen = []
+    real = predict.predict_proba
+
+    def spy(model, faces, **kwargs):
+        seen.append(kwargs.get("views"))
+        return real(model, faces, **kwargs)
+
+    monkeypatch.setattr(predict, "predict_proba", spy)
+    code, files = run_json(
+        capsys, "--cropped", str(tmp_path / "face.jpg"), "--model", str(run / "model.keras"), *flag
+    )
+    assert code == 0 and files[0]["status"] == "ok"
+    assert seen == [expected]

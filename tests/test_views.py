@@ -39,6 +39,20 @@ def test_a_shift_moves_the_face_one_pixel_and_reflects_the_edge():
     assert np.array_equal(down[:, 1:], face[:, :-1])
     up = _shifted(face, -1, 0)
     assert np.array_equal(up[:, :-1], face[:, 1:]) and np.array_equal(up[:, -1], face[:, -1])
+    left = _shifted(face, 0, -1)
+    assert np.array_equal(left[:, :, :-1], face[:, :, 1:])
+    assert np.array_equal(left[:, :, -1], face[:, :, -1])
+
+
+@pytest.mark.parametrize(("dy", "dx"), [(0, 1), (0, -1), (1, 0), (-1, 0)])
+def test_a_shift_fills_the_edge_as_the_training_augmentation_does(dy, dx):
+    face = np.random.default_rng(3).integers(0, 256, (1, 8, 8, 1)).astype("float32")
+    # keras' affine transform maps each output pixel (x, y) to the input pixel (x - dx, y - dy).
+    transform = np.array([[1, 0, -dx, 0, 1, -dy, 0, 0]], "float32")
+    keras_shift = keras.ops.image.affine_transform(
+        face, transform, interpolation="nearest", fill_mode="reflect"
+    )
+    assert np.array_equal(_shifted(face, dy, dx), keras.ops.convert_to_numpy(keras_shift))
 
 
 @pytest.mark.parametrize("views", VIEWS)
@@ -66,3 +80,12 @@ def test_the_view_sets_give_different_probabilities(linear_model):
 def test_an_unknown_view_set_is_refused_with_the_choices(linear_model):
     with pytest.raises(ValueError, match="flip\\+shift"):
         predict_proba(linear_model, np.zeros((1, 6, 6), np.uint8), views="rotate")
+
+
+def test_the_model_card_names_the_views_of_new_and_old_runs():
+    from facegen.model_card import _views_sentence
+
+    assert "ten times" in _views_sentence({"test_time_views": "flip+shift"})
+    assert "mirror image" in _views_sentence({"flip_average": True})
+    assert _views_sentence({"flip_average": False}) == ""
+    assert _views_sentence({}) == ""

@@ -178,16 +178,17 @@ VARIANTS: tuple[Variant, ...] = (
     ),
     Variant(
         "wider middle blocks",
-        "the default with 96 and 192 channels instead of 64 and 128 (1.6x the parameters, "
-        "about 1.3x the cost per image): is the small model short of capacity?",
+        "the default with 96 and 192 channels instead of 64 and 128 (1.6x the parameters and "
+        "about 0.8x the training images per CPU second, benchmarks/bench_train_speed.py): is the "
+        "small model short of capacity?",
         "rejected",
         model={**_DEFAULT_MODEL, "widths": (8, 32, 96, 192, 256)},
         train=_DEFAULT_TRAIN,
     ),
     Variant(
         "batch 256, 15 epochs",
-        "batches of 256 at a peak learning rate of 3e-3: about 15% more images per second on "
-        "2 cores, spent on 15 epochs",
+        "batches of 256 at a peak learning rate of 3e-3, which ran 545 against 473 training "
+        "images per wall second on 2 cores (one timing of random faces), spent on 15 epochs",
         "rejected",
         model=_DEFAULT_MODEL,
         train={**_DEFAULT_TRAIN, "batch_size": 256, "learning_rate": 3e-3, "epochs": 15},

@@ -96,10 +96,27 @@ def _views(faces: np.ndarray, kind: str) -> Iterator[np.ndarray]:
         yield _shifted(mirrored, dy, dx)
 
 
-VIEWS = ("none", "flip", "flip+shift")
-"""Test-time views: the face alone; with its mirror image; and both moved one pixel right, left,
-down and up (ten views). A face is as valid mirrored or a pixel off, so the mean over views is a
+VIEWS = config.VIEW_SETS
+"""Test-time views: a face is as valid mirrored or a pixel off, so the mean over views is a
 steadier estimate than any one of them; training saw flips and shifts of this size."""
+
+
+def recorded_views(model_path: str | os.PathLike) -> str | None:
+    """The views the run that made this model was evaluated with, from its ``training.json``
+    (None for a model outside a run folder). Runs from before shifted views record only whether
+    they flip-averaged; predicting with the run's own views keeps ``facegen predict`` what the
+    run's evaluation measured."""
+    path = Path(model_path).with_name("training.json")
+    if not path.exists():
+        return None
+    import json
+
+    training = json.loads(path.read_text())
+    if training.get("test_time_views") in VIEWS:
+        return training["test_time_views"]
+    if "flip_average" in training:
+        return "flip" if training["flip_average"] else "none"
+    return None
 
 
 def predict_proba(
