@@ -103,14 +103,14 @@ def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from facegen import config
     from facegen.inference import analyse_file, classify_files, collect_inputs
-    from facegen.modeling.predict import VIEWS, predict_proba
+    from facegen.modeling.predict import predict_proba
 
     model, source = load_or_build_model(args.model)
     print(f"model: {source}; {os.cpu_count()} CPUs")
     files = sorted(Path(args.data_dir).glob("*.jpg"))[: args.n]
     inputs = collect_inputs([str(f) for f in files])
     classify_files(inputs[:200], model, cropped=True, progress=False)  # warm the model
-    for views in VIEWS[::-1]:
+    for views in config.VIEW_SETS[::-1]:
         label = f"--views {views}" + (" (default)" if views == config.TEST_TIME_VIEWS else "")
         start = time.perf_counter()
         results = classify_files(inputs, model, cropped=True, progress=False, views=views)

@@ -27,11 +27,13 @@ def main() -> None:
     if not args.data_dir:
         parser.error("pass --data-dir or set FACEGEN_DATA_DIR to the aligned UTKFace folder")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import pandas as pd
+
     from facegen import config
     from facegen.data import load_dataset
-    from facegen.modeling.predict import VIEWS, load_model, predict_proba
+    from facegen.modeling.predict import load_model, predict_proba
 
-    datasets, rows, records = {}, [], []
+    datasets, records = {}, []
     for spec in args.models:
         path, _, seed = spec.rpartition(":")
         if not (path and seed.isdigit()):
@@ -45,26 +47,22 @@ def main() -> None:
             )
         faces, val_rows = datasets[seed, size].part("val")
         labels = datasets[seed, size].labels(val_rows)
-        rows.append(
-            [float(np.mean((predict_proba(model, faces, views=v) >= 0.5) == labels)) for v in VIEWS]
-        )
-        records.append(
-            {"model": path, "split_seed": seed, **dict(zip(VIEWS, rows[-1], strict=True))}
-        )
+        scores = {
+            views: float(np.mean((predict_proba(model, faces, views=views) >= 0.5) == labels))
+            for views in config.VIEW_SETS
+        }
+        records.append({"model": path, "split_seed": seed, **scores})
         print(f"{path} (split seed {seed}, {len(labels)} validation faces)")
-        print("   " + "   ".join(f"{v}: {a:.4f}" for v, a in zip(VIEWS, rows[-1], strict=True)))
+        print("   " + "   ".join(f"{views}: {a:.4f}" for views, a in scores.items()))
+    table = pd.DataFrame(records)
     if args.csv:
-        import pandas as pd
-
-        pd.DataFrame(records).round(4).to_csv(args.csv, index=False)
-    table = np.array(rows)
-    flip = VIEWS.index("flip")
-    for i, views in enumerate(VIEWS):
-        gains = (table[:, i] - table[:, flip]) * 100
+        table.round(4).to_csv(args.csv, index=False)
+    for views in config.VIEW_SETS:
+        gains = (table[views] - table["flip"]) * 100
         print(
-            f"{views:>10}: mean accuracy {table[:, i].mean():.4f}; against flip "
+            f"{views:>10}: mean accuracy {table[views].mean():.4f}; against flip "
             f"{gains.mean():+.2f} points (from {gains.min():+.2f} to {gains.max():+.2f}) "
-            f"over {len(rows)} models"
+            f"over {len(table)} models"
         )
 
 

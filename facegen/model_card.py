@@ -153,7 +153,7 @@ _VIEW_SENTENCES = {
 
 
 def _views_sentence(training: dict) -> str:
-    """How predictions are made, for runs that average views; runs from before the shifted
-    views record only whether they flip-averaged."""
-    views = training.get("test_time_views") or ("flip" if training.get("flip_average") else "")
-    return _VIEW_SENTENCES.get(views, "")
+    """How predictions are made, for runs that average views."""
+    from facegen.modeling.predict import run_views
+
+    return _VIEW_SENTENCES.get(run_views(training) or "", "")

@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from facegen.modeling.predict import VIEWS, _shifted, predict_proba
+from facegen.config import VIEW_SETS
+from facegen.modeling.predict import _shifted, predict_proba
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,7 @@ def test_a_shift_fills_the_edge_as_the_training_augmentation_does(dy, dx):
     assert np.array_equal(_shifted(face, dy, dx), keras.ops.convert_to_numpy(keras_shift))
 
 
-@pytest.mark.parametrize("views", VIEWS)
+@pytest.mark.parametrize("views", VIEW_SETS)
 def test_each_view_set_averages_exactly_its_views(linear_model, views):
     faces = np.random.default_rng(1).integers(0, 256, (5, 6, 6), dtype=np.uint8)
     plain = faces[..., None]
@@ -73,7 +74,7 @@ def test_each_view_set_averages_exactly_its_views(linear_model, views):
 
 def test_the_view_sets_give_different_probabilities(linear_model):
     faces = np.random.default_rng(2).integers(0, 256, (5, 6, 6), dtype=np.uint8)
-    results = [predict_proba(linear_model, faces, views=v) for v in VIEWS]
+    results = [predict_proba(linear_model, faces, views=v) for v in VIEW_SETS]
     assert not np.allclose(results[0], results[1]) and not np.allclose(results[1], results[2])
 
 

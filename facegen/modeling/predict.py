@@ -96,27 +96,26 @@ def _views(faces: np.ndarray, kind: str) -> Iterator[np.ndarray]:
         yield _shifted(mirrored, dy, dx)
 
 
-VIEWS = config.VIEW_SETS
-"""Test-time views: a face is as valid mirrored or a pixel off, so the mean over views is a
-steadier estimate than any one of them; training saw flips and shifts of this size."""
+def run_views(training: dict) -> str | None:
+    """The test-time views a run was evaluated with, from its ``training.json`` contents (None
+    when it records none). Runs from before the shifted views record only whether they
+    flip-averaged."""
+    if training.get("test_time_views") in config.VIEW_SETS:
+        return training["test_time_views"]
+    if "flip_average" in training:
+        return "flip" if training["flip_average"] else "none"
+    return None
 
 
 def recorded_views(model_path: str | os.PathLike) -> str | None:
-    """The views the run that made this model was evaluated with, from its ``training.json``
-    (None for a model outside a run folder). Runs from before shifted views record only whether
-    they flip-averaged; predicting with the run's own views keeps ``facegen predict`` what the
-    run's evaluation measured."""
+    """The views of the run that made this model (None for a model outside a run folder):
+    predicting with them keeps ``facegen predict`` what the run's evaluation measured."""
     path = Path(model_path).with_name("training.json")
     if not path.exists():
         return None
     import json
 
-    training = json.loads(path.read_text())
-    if training.get("test_time_views") in VIEWS:
-        return training["test_time_views"]
-    if "flip_average" in training:
-        return "flip" if training["flip_average"] else "none"
-    return None
+    return run_views(json.loads(path.read_text()))
 
 
 def predict_proba(
@@ -128,12 +127,14 @@ def predict_proba(
 ) -> np.ndarray:
     """Probability that each face is labelled female; ``images`` are uint8 (N, size, size).
 
-    ``views`` (one of ``VIEWS``) is the test-time augmentation: the probabilities of each face's
-    views are averaged. None means ``config.TEST_TIME_VIEWS``, the project's one setting for it.
+    ``views`` (one of ``config.VIEW_SETS``) is the test-time augmentation: the probabilities of a
+    face's views are averaged, since a face is as valid mirrored or a pixel off and the mean is
+    steadier than any one view. None means ``config.TEST_TIME_VIEWS``.
     """
     views = config.TEST_TIME_VIEWS if views is None else views
-    if views not in VIEWS:
-        raise ValueError(f"unknown test-time views {views!r}; choose one of {', '.join(VIEWS)}")
+    if views not in config.VIEW_SETS:
+        choices = ", ".join(config.VIEW_SETS)
+        raise ValueError(f"unknown test-time views {views!r}; choose one of {choices}")
     if len(images) == 0:
         return np.zeros(0, np.float32)
     batch = images[..., None] if images.ndim == 3 else images
