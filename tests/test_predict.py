@@ -312,3 +312,20 @@ def test_predict_uses_the_views_the_models_run_was_evaluated_with(
     )
     assert code == 0 and files[0]["status"] == "ok"
     assert seen == [expected]
+
+
+@pytest.mark.parametrize("record", ['{"test_time_views": "flip+sh', "[1, 2]"])
+def test_a_damaged_run_record_is_named_and_views_override_it(tmp_path, model_path, capsys, record):
+    import shutil
+
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(model_path, run / "model.keras")
+    (run / "training.json").write_text(record)
+    (tmp_path / "face.jpg").write_bytes(jpeg_bytes(synthetic_face(0)))
+    args = ["--cropped", str(tmp_path / "face.jpg"), "--model", str(run / "model.keras")]
+    assert main(["predict", "-q", *args]) == 2
+    error = capsys.readouterr().err
+    assert str(run / "training.json") in error and "--views" in error
+    code, files = run_json(capsys, *args, "--views", "flip")
+    assert code == 0 and files[0]["status"] == "ok"

@@ -115,7 +115,16 @@ def recorded_views(model_path: str | os.PathLike) -> str | None:
         return None
     import json
 
-    return run_views(json.loads(path.read_text()))
+    try:
+        training = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        training = exc
+    if not isinstance(training, dict):
+        reason = training if isinstance(training, Exception) else "not a JSON object"
+        raise ValueError(
+            f"{path}: cannot read the run's test-time views ({reason}); pass --views to choose them"
+        )
+    return run_views(training)
 
 
 def predict_proba(
