@@ -204,6 +204,7 @@ def classification_summary(y_true: Any, y_prob: Any, threshold: float = 0.5) -> 
         "precision": float(np.mean(precision)),
         "recall": float(np.mean(recall)),
         "f1": float(np.mean(f1)),
+        "support": int(np.sum(support)),  # as scikit-learn's report: every face counted
     }
     return summary
 

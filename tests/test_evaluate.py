@@ -46,6 +46,7 @@ def test_summary_of_eight_faces_matches_the_hand_computation():
     assert summary["macro"]["precision"] == pytest.approx(5 / 8)
     assert summary["macro"]["recall"] == pytest.approx(19 / 30)
     assert summary["macro"]["f1"] == pytest.approx(13 / 21)
+    assert summary["macro"]["support"] == 8
     assert summary["balanced_accuracy"] == pytest.approx(19 / 30)
     # AUC: of the 3 x 5 (female, male) pairs, the female scores higher in 5 + 5 + 3 = 13.
     assert summary["roc_auc"] == pytest.approx(13 / 15)
