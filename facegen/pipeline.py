@@ -49,6 +49,20 @@ def new_run_id(settings: Settings, kind: str | None = None) -> str:
     return f"{prefix}-{settings.profile}-seed{settings.seed}"
 
 
+def _absolute_paths(parameters: dict) -> dict:
+    """The notebooks run with the run folder as their working directory, so a relative path the
+    user gave (``--data-dir``, ``$FACEGEN_DATA_DIR``, ``$FACEGEN_CACHE_DIR``: relative to where
+    they typed the command) is made absolute before the kernels start, which inherit the
+    environment."""
+    for name in (config.DATA_DIR_ENV, config.CACHE_DIR_ENV):
+        if os.environ.get(name):
+            os.environ[name] = str(Path(os.environ[name]).expanduser().absolute())
+    if parameters.get("data_dir"):
+        data_dir = str(Path(parameters["data_dir"]).expanduser().absolute())
+        parameters = {**parameters, "data_dir": data_dir}
+    return parameters
+
+
 def run_report(
     parameters: dict[str, Any] | None = None,
     *,
@@ -64,11 +78,11 @@ def run_report(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    parameters = {k: v for k, v in (parameters or {}).items() if k != "run_dir"}
+    parameters = _absolute_paths({k: v for k, v in (parameters or {}).items() if k != "run_dir"})
     settings = Settings.resolve(
         **{k: v for k, v in parameters.items() if k in Settings.__dataclass_fields__}
     )
-    root = Path(root) if root else reports_dir()
+    root = Path(root).absolute() if root else reports_dir()
     run_dir = root / (run_id or new_run_id(settings))
     run_dir.mkdir(parents=True, exist_ok=False)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernels inherit it: quieter reports
@@ -214,7 +228,7 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 def write_index(root: str | os.PathLike | None = None) -> Path:
     """``reports/index.html``: every run, newest first, with its headline numbers and links."""
-    root = Path(root) if root else reports_dir()
+    root = Path(root).absolute() if root else reports_dir()
     rows = []
     for manifest_path in sorted(root.glob("*/manifest.json"), reverse=True):
         try:

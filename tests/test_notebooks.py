@@ -70,9 +70,11 @@ def test_nbval_runs_every_notebook_in_order(face_folder, tmp_path):
     assert 0 <= headline["test_accuracy"] <= 1 and headline["n_test"] > 0
 
 
-def test_report_writes_a_complete_run_folder(face_folder, tmp_path):
+def test_report_writes_a_complete_run_folder(face_folder, tmp_path, monkeypatch):
+    # A relative --data-dir, as a user types it: the kernels run in the run folder, elsewhere.
+    monkeypatch.chdir(face_folder.parent)
     run_dir = run_report(
-        {"data_dir": str(face_folder), "profile": "smoke"},
+        {"data_dir": face_folder.name, "profile": "smoke"},
         root=tmp_path,
         run_id="smoke",
         progress=False,
@@ -130,3 +132,22 @@ def test_a_failing_notebook_marks_the_run_failed(tmp_path):
     assert "headline" not in manifest
     assert (run_dir / "FAILED").read_text().startswith("01_eda.ipynb failed")
     assert "failed in 01_eda" in (tmp_path / "index.html").read_text()
+
+
+def test_relative_data_paths_are_made_absolute_before_the_kernels_change_folder(
+    tmp_path, monkeypatch
+):
+    from pathlib import Path
+
+    from facegen.pipeline import _absolute_paths
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(config.DATA_DIR_ENV, "faces")
+    monkeypatch.setenv(config.CACHE_DIR_ENV, "~/cache")
+    assert _absolute_paths({"data_dir": "other/faces", "seed": 1}) == {
+        "data_dir": str(tmp_path / "other" / "faces"),
+        "seed": 1,
+    }
+    assert os.environ[config.DATA_DIR_ENV] == str(tmp_path / "faces")
+    assert os.environ[config.CACHE_DIR_ENV] == str(Path.home() / "cache")
+    assert _absolute_paths({"data_dir": None}) == {"data_dir": None}
