@@ -1,9 +1,9 @@
 """Validation accuracy of trained models under each set of test-time views.
 
 Each model is given with the seed of the split it was trained on (``PATH:SEED``, default 42), and
-is scored on that split's validation faces, rebuilt at the model's input size with the default
-split fractions: the test split is not read. Prints one row per
-model and the mean gain of each view set over the mirror-image average, which is how
+is scored on that split's validation faces (the split made at the default 48 px, as in training,
+with the faces preprocessed at the model's input size): the test split is not read. Prints one
+row per model and the mean gain of each view set over the mirror-image average, which is how
 ``config.TEST_TIME_VIEWS`` was chosen.
 
     FACEGEN_DATA_DIR=../shared/utkface/UTKFace python benchmarks/measure_tta.py \\
@@ -41,12 +41,12 @@ def main() -> None:
         seed = int(seed)
         model = load_model(path)
         size = int(model.input_shape[1])
-        if (seed, size) not in datasets:
-            datasets[seed, size] = load_dataset(
-                args.data_dir, seed=seed, image_size=size, progress=False
-            )
-        faces, val_rows = datasets[seed, size].part("val")
-        labels = datasets[seed, size].labels(val_rows)
+        if seed not in datasets:
+            datasets[seed] = load_dataset(args.data_dir, seed=seed, progress=False)
+        # The split is the one made at the default size, as in training; only the pixels change.
+        dataset = datasets[seed].at_size(size)
+        faces, val_rows = dataset.part("val")
+        labels = dataset.labels(val_rows)
         scores = {
             views: float(np.mean((predict_proba(model, faces, views=views) >= 0.5) == labels))
             for views in config.VIEW_SETS

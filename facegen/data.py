@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +88,23 @@ class Dataset:
             seed=self.seed,
             from_cache=self.from_cache,
         )
+
+    def at_size(self, size: int, *, progress: bool = False) -> Dataset:
+        """The same faces and split, preprocessed to another input size: a resolution ablation.
+
+        The split is kept rather than remade, because near-duplicates are found on the pixels at
+        one size and could group differently at another; a comparison across sizes then compares
+        models on the very same faces.
+        """
+        size = config.check_image_size(size)
+        if size == self.image_size:
+            return self
+        faces = load_faces(self.used, size, progress=progress)
+        missing = sorted(set(self.used["file"]) & set(faces.errors))
+        if missing:
+            raise ValueError(f"{len(missing)} faces could not be read at {size} px: {missing[:3]}")
+        images = faces.images[faces.index_for(self.used["file"].tolist())]
+        return replace(self, images=images, image_size=size)
 
     def labels(self, rows: pd.DataFrame) -> np.ndarray:
         """0 = male, 1 = female, as the model is trained (UTKFace's own codes)."""

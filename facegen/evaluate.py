@@ -342,12 +342,56 @@ def _group_name(key: Any) -> str:
     return _GROUP_SEPARATOR.join(str(part) for part in parts)
 
 
+def equal_rates_reference(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    groups: np.ndarray,
+    observed: float,
+    *,
+    n_sim: int = 2000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """What the equalized-odds difference would read if every group had the same error rates.
+
+    Small groups make the EOD large by chance alone: it is a maximum over groups of a difference
+    of rates, each estimated from a few hundred faces. So the measured EOD is set beside draws from
+    a model that is exactly fair: each group keeps its own numbers of women and men, and its true
+    and false positives are binomial draws at the overall true- and false-positive rates. The
+    median and 95th percentile say how large a fair model's EOD looks on groups of these sizes;
+    the p-value is the share of draws at least as large as ``observed`` (with the usual +1, so
+    never 0). All NaN when a group holds only one class, where EOD itself is undefined.
+    """
+    y_true, y_pred = np.asarray(y_true).astype(bool), np.asarray(y_pred).astype(bool)
+    keys = pd.unique(np.asarray(groups, dtype=object))
+    members = [np.asarray(groups, dtype=object) == key for key in keys]
+    positives = np.array([(m & y_true).sum() for m in members])
+    negatives = np.array([(m & ~y_true).sum() for m in members])
+    if len(keys) < 2 or positives.min() == 0 or negatives.min() == 0:
+        nan = float("nan")
+        return {"eod_equal_rates_median": nan, "eod_equal_rates_95th": nan, "eod_p_value": nan}
+    tpr = (y_pred & y_true).sum() / y_true.sum()
+    fpr = (y_pred & ~y_true).sum() / (~y_true).sum()
+    rng = np.random.default_rng(seed)
+    tp = rng.binomial(positives, tpr, size=(n_sim, len(keys))) / positives
+    fp = rng.binomial(negatives, fpr, size=(n_sim, len(keys))) / negatives
+    draws = np.maximum(np.ptp(tp, axis=1), np.ptp(fp, axis=1))
+    return {
+        "eod_equal_rates_median": float(np.median(draws)),
+        "eod_equal_rates_95th": float(np.percentile(draws, 95)),
+        # A tolerance, so a draw equal to the observation up to rounding counts as "as large".
+        "eod_p_value": float((1 + np.sum(draws >= observed - 1e-12)) / (1 + n_sim)),
+    }
+
+
 def fairness_summary(
     frame: pd.DataFrame,
     y_true: Any,
     y_prob: Any,
     sensitive: str | list[str],
     threshold: float = 0.5,
+    *,
+    n_sim: int = 2000,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Worst and best group, the accuracy gap between them, and the equalized-odds difference.
 
@@ -357,6 +401,8 @@ def fairness_summary(
     them as strings. ``equalized_odds_difference`` is the larger of the between-group gaps in
     true- and false-positive rate; it is only meaningful when the sensitive feature is not the
     label itself (grouped by gender, each group holds one class and its TPR or FPR is undefined).
+    Beside it, ``equal_rates_reference`` (``n_sim`` draws, ``seed``) says how large the EOD of an
+    exactly fair model would look on groups of these sizes.
     """
     labels, _, predictions = _checked(y_true, y_prob, threshold, frame)
     columns = _columns(frame, sensitive)
@@ -389,15 +435,17 @@ def fairness_summary(
     worst, best = accuracy.idxmin(), accuracy.idxmax()
     table = by_group.reset_index()
     table["count"] = table["count"].astype(np.int64)
+    eod = float(equalized_odds_difference(labels, predictions, sensitive_features=features_arg))
+    group_keys = features.astype(str).agg(_GROUP_SEPARATOR.join, axis=1).to_numpy()
+    reference = equal_rates_reference(labels, predictions, group_keys, eod, n_sim=n_sim, seed=seed)
     return {
         "worst_group": _group_name(worst),
         "worst_group_accuracy": float(accuracy[worst]),
         "best_group": _group_name(best),
         "best_group_accuracy": float(accuracy[best]),
         "accuracy_gap": float(metric_frame.difference(method="between_groups")["accuracy"]),
-        "equalized_odds_difference": float(
-            equalized_odds_difference(labels, predictions, sensitive_features=features_arg)
-        ),
+        "equalized_odds_difference": eod,
+        **reference,
         "by_group": _typed_like(table, frame, columns),
     }
 
@@ -580,7 +628,7 @@ def evaluate_predictions(
         for name, by in SUBGROUP_VIEWS.items()
     }
     fairness = {
-        attribute: fairness_summary(frame, labels, probabilities, attribute, threshold)
+        attribute: fairness_summary(frame, labels, probabilities, attribute, threshold, seed=seed)
         for attribute in FAIRNESS_ATTRIBUTES
         if frame[attribute].notna().any()
     }
@@ -626,6 +674,7 @@ def evaluate_predictions(
             headline[f"{name}_n"] = int(members.sum())
     for attribute, summary in fairness.items():
         headline[f"equalized_odds_difference_{attribute}"] = summary["equalized_odds_difference"]
+        headline[f"equalized_odds_difference_{attribute}_p_value"] = summary["eod_p_value"]
         headline[f"accuracy_gap_{attribute}"] = summary["accuracy_gap"]
     return {
         "headline": headline,

@@ -22,11 +22,13 @@ def test_every_variant_builds_valid_configs_and_one_is_the_default():
 
 
 def test_every_variant_pins_every_setting_so_new_defaults_cannot_change_it():
-    # image_size comes from the run, seed and determinism from the benchmark's arguments.
+    # image_size comes from the data unless a resolution row pins it; seed and determinism come
+    # from the benchmark's arguments.
     model_fields = set(ModelConfig.__dataclass_fields__) - {"image_size"}
     train_fields = set(TrainConfig.__dataclass_fields__) - {"seed", "deterministic"}
     for variant in ablation.VARIANTS:
-        assert set(variant.model) == model_fields, (variant.name, model_fields ^ set(variant.model))
+        pinned = set(variant.model) - {"image_size"}
+        assert pinned == model_fields, (variant.name, model_fields ^ pinned)
         assert set(variant.train) == train_fields, (variant.name, train_fields ^ set(variant.train))
 
 
@@ -52,3 +54,24 @@ def test_the_committed_results_cover_every_variant():
 def test_an_unknown_variant_is_named_in_the_error():
     with pytest.raises(ValueError, match="no ablation variant 'nope'"):
         ablation.variant("nope")
+
+
+def test_a_variant_that_pins_another_size_trains_on_the_same_faces_at_that_size(
+    face_folder, tmp_path
+):
+    import keras
+
+    from facegen import load_dataset
+
+    dataset = load_dataset(face_folder, progress=False)
+    tiny = ablation.Variant(
+        "tiny at 32",
+        "a smoke check",
+        "reference",
+        model={"image_size": 32, "widths": (4, 8)},
+        train={"epochs": 1, "batch_size": 32},
+    )
+    row = ablation.run_variant(tiny, dataset, save_to=tmp_path / "tiny.keras")
+    assert keras.models.load_model(tmp_path / "tiny.keras").input_shape == (None, 32, 32, 1)
+    assert row["variant"] == "tiny at 32" and row["epochs"] == 1
+    assert 0 <= row["val_accuracy_flip"] <= 1

@@ -89,3 +89,22 @@ def test_folder_without_usable_images(tmp_path):
 def test_empty_folder_is_a_clear_error(tmp_path):
     with pytest.raises(DataNotFoundError):
         load_dataset(tmp_path, progress=False)
+
+
+def test_another_size_keeps_the_faces_and_split_and_matches_preprocessing(trap_folder):
+    import cv2
+
+    dataset = load_dataset(trap_folder, progress=False)
+    larger = dataset.at_size(64)
+    assert larger.images.shape == (len(dataset.used), 64, 64) and larger.image_size == 64
+    assert larger.used["split"].equals(dataset.used["split"])
+    # Row i is still file i: compare with that file decoded and preprocessed at 64 directly.
+    from facegen.features import preprocess_face
+
+    for i in (0, len(dataset.used) - 1):
+        path = dataset.used["path"].iat[i]
+        gray = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_GRAYSCALE)
+        assert np.array_equal(larger.images[i], preprocess_face(gray, 64))
+    assert dataset.at_size(48) is dataset
+    with pytest.raises(ValueError, match="image_size must be between"):
+        dataset.at_size(4)

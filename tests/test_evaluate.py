@@ -11,6 +11,7 @@ from facegen import config, evaluate
 from facegen.evaluate import (
     bootstrap_interval,
     classification_summary,
+    equal_rates_reference,
     expected_calibration_error,
     fairness_summary,
     most_confident_errors,
@@ -289,6 +290,45 @@ def test_fairness_summary_matches_the_hand_computation():
     assert by_group["false_positive_rate"].tolist() == pytest.approx([1 / 3, 0])
     assert by_group["selection_rate"].tolist() == pytest.approx([3 / 6, 1 / 4])
     assert type(result["accuracy_gap"]) is float
+
+
+def test_equal_rates_reference_of_two_one_by_one_groups_matches_the_hand_computation():
+    # Two groups, each one woman and one man; overall TPR = FPR = 1/2 (one of each right).
+    # A fair model's TPR gap is 0 or 1 with probability 1/2 each, so is its FPR gap:
+    # EOD = 1 unless both gaps are 0, P = 1 - 1/4 = 3/4.
+    y_true = np.array([1, 0, 1, 0])
+    y_pred = np.array([1, 1, 0, 0])
+    groups = np.array(["a", "a", "b", "b"])
+    reference = equal_rates_reference(y_true, y_pred, groups, observed=1.0, n_sim=20000)
+    assert reference["eod_p_value"] == pytest.approx(0.75, abs=0.02)
+    assert reference["eod_equal_rates_median"] == 1.0
+    assert equal_rates_reference(y_true, y_pred, groups, 0.0, n_sim=99)["eod_p_value"] == 1.0
+
+
+def test_equal_rates_reference_shrinks_with_group_size_and_flags_a_real_gap():
+    rng = np.random.default_rng(1)
+
+    def faces(n_per_group, tpr_b):
+        y_true = np.tile([1, 0], n_per_group)
+        groups = np.repeat(["a", "b"], n_per_group)
+        tpr = np.where(groups == "a", 0.9, tpr_b)
+        y_pred = np.where(y_true == 1, rng.random(len(y_true)) < tpr, rng.random(len(y_true)) < 0.1)
+        return y_true, y_pred, groups
+
+    small = equal_rates_reference(*faces(100, 0.9), observed=0.0)
+    large = equal_rates_reference(*faces(20000, 0.9), observed=0.0)
+    assert large["eod_equal_rates_median"] < small["eod_equal_rates_median"] / 5
+    y_true, y_pred, groups = faces(2000, 0.7)  # group b's TPR 20 points lower: not chance
+    eod = fairness_summary(
+        pd.DataFrame({"ethnicity": groups}), y_true, y_pred.astype(float), "ethnicity"
+    )
+    assert eod["equalized_odds_difference"] > eod["eod_equal_rates_95th"]
+    assert eod["eod_p_value"] < 0.01
+
+
+def test_equal_rates_reference_is_undefined_when_a_group_holds_one_class():
+    result = fairness_summary(FAIR_FRAME, FAIR_TRUE, FAIR_PRED.astype(float), "gender")
+    assert math.isnan(result["eod_p_value"]) and math.isnan(result["eod_equal_rates_median"])
 
 
 def test_fairness_summary_on_an_intersection_names_both_parts():
