@@ -104,7 +104,7 @@ class Dataset:
         if missing:
             raise ValueError(f"{len(missing)} faces could not be read at {size} px: {missing[:3]}")
         images = faces.images[faces.index_for(self.used["file"].tolist())]
-        return replace(self, images=images, image_size=size)
+        return replace(self, images=images, image_size=size, from_cache=faces.from_cache)
 
     def labels(self, rows: pd.DataFrame) -> np.ndarray:
         """0 = male, 1 = female, as the model is trained (UTKFace's own codes)."""

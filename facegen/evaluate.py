@@ -359,14 +359,20 @@ def equal_rates_reference(
     and false positives are binomial draws at the overall true- and false-positive rates. The
     median and 95th percentile say how large a fair model's EOD looks on groups of these sizes;
     the p-value is the share of draws at least as large as ``observed`` (with the usual +1, so
-    never 0). All NaN when a group holds only one class, where EOD itself is undefined.
+    never 0). A small p-value says a fair model rarely shows gaps this large, not how large the
+    real gaps are.
+
+    All NaN when there is one group, or a group holds only one class: a rate is then undefined
+    for it (fairlearn still reports an EOD there, counting the missing rate as 0, and that figure
+    has no fair-model counterpart), or when ``observed`` is not a number.
     """
     y_true, y_pred = np.asarray(y_true).astype(bool), np.asarray(y_pred).astype(bool)
-    keys = pd.unique(np.asarray(groups, dtype=object))
-    members = [np.asarray(groups, dtype=object) == key for key in keys]
-    positives = np.array([(m & y_true).sum() for m in members])
-    negatives = np.array([(m & ~y_true).sum() for m in members])
-    if len(keys) < 2 or positives.min() == 0 or negatives.min() == 0:
+    codes, keys = pd.factorize(pd.Series(np.asarray(groups, dtype=object)))
+    if (codes < 0).any():
+        raise ValueError("groups hold missing values: drop the rows of unknown group first")
+    positives = np.bincount(codes[y_true], minlength=len(keys))
+    negatives = np.bincount(codes[~y_true], minlength=len(keys))
+    if len(keys) < 2 or positives.min() == 0 or negatives.min() == 0 or not np.isfinite(observed):
         nan = float("nan")
         return {"eod_equal_rates_median": nan, "eod_equal_rates_95th": nan, "eod_p_value": nan}
     tpr = (y_pred & y_true).sum() / y_true.sum()

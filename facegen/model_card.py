@@ -26,6 +26,13 @@ def _figure(value: float | None, form: str) -> str:
     return "–" if value is None or value != value else form.format(value)
 
 
+def _p_value(value: float | None) -> str:
+    """Three decimals, but never "0.000" (the smallest p of 2,000 draws is 1/2001)."""
+    if value is not None and value == value and value < 0.001:
+        return "<0.001"
+    return _figure(value, "{:.3f}")
+
+
 def _subgroup_rows(table: list[dict], column: str) -> list[str]:
     rows = []
     for row in table:
@@ -107,7 +114,7 @@ def render_model_card(run_dir: Path) -> tuple[str, str]:
             "### Fairness summary (fairlearn MetricFrame)",
             "",
             "| attribute | worst group | accuracy | best group | accuracy | gap | "
-            "equalized-odds difference | a fair model's, 95% of draws below | p |",
+            "equalized-odds difference | fair-model EOD, 95th pct. | p |",
             "|---|---|---:|---|---:|---:|---:|---:|---:|",
         ]
         for attribute, f in fairness.items():
@@ -116,14 +123,22 @@ def render_model_card(run_dir: Path) -> tuple[str, str]:
                 f"| {f['best_group']} | {_pct(f['best_group_accuracy'])} | "
                 f"{_pct(f['accuracy_gap'])} | {f['equalized_odds_difference']:.3f} | "
                 f"{_figure(f.get('eod_equal_rates_95th'), '{:.3f}')} | "
-                f"{_figure(f.get('eod_p_value'), '{:.3f}')} |"
+                f"{_p_value(f.get('eod_p_value'))} |"
             )
         lines += [
             "",
             "A fair model's equalized-odds difference is not zero on groups this small: the "
             "last two columns come from draws of a model with the same error rates in every "
             "group (`facegen.evaluate.equal_rates_reference`). A measured difference below that "
-            "95th percentile (p above 0.05) cannot be told apart from chance.",
+            "95th percentile (p above about 0.05) is consistent with equal error rates, which "
+            "groups this small have little power to rule out; one above it is unlikely to come "
+            "from equal rates, though p says nothing of how large the real gaps are."
+            + (
+                f" The {len(fairness)} attributes are tested with no correction for testing "
+                "several."
+                if len(fairness) > 1
+                else ""
+            ),
             "",
         ]
     lines += [

@@ -302,7 +302,40 @@ def test_equal_rates_reference_of_two_one_by_one_groups_matches_the_hand_computa
     reference = equal_rates_reference(y_true, y_pred, groups, observed=1.0, n_sim=20000)
     assert reference["eod_p_value"] == pytest.approx(0.75, abs=0.02)
     assert reference["eod_equal_rates_median"] == 1.0
+    # EOD 0 is matched by every draw, EOD 1 by 3 in 4; nothing exceeds 1.
     assert equal_rates_reference(y_true, y_pred, groups, 0.0, n_sim=99)["eod_p_value"] == 1.0
+    assert equal_rates_reference(y_true, y_pred, groups, 1.01, n_sim=99)["eod_p_value"] == 1 / 100
+
+
+def test_equal_rates_reference_refuses_unknown_groups_and_a_missing_observation():
+    y_true, y_pred = np.array([1, 0, 1, 0]), np.array([1, 0, 0, 1])
+    with pytest.raises(ValueError, match="missing values"):
+        equal_rates_reference(y_true, y_pred, np.array(["a", "a", None, "b"]), 0.5)
+    result = equal_rates_reference(y_true, y_pred, np.array(["a", "a", "b", "b"]), float("nan"))
+    assert math.isnan(result["eod_p_value"])
+
+
+def test_the_fairness_reference_uses_only_the_rows_of_known_groups():
+    # Unknown ethnicity rows are dropped and unused categories are no groups; the reference must
+    # then equal the one computed by hand on the remaining rows.
+    rng = np.random.default_rng(3)
+    n = 400
+    ethnicity = rng.choice(["White", "Black", "Asian", None], size=n, p=[0.4, 0.3, 0.2, 0.1])
+    y_true = rng.integers(0, 2, n)
+    y_prob = np.where(rng.random(n) < 0.85, y_true, 1 - y_true).astype(float)
+    frame = _frame([config.GENDERS[y] for y in y_true], list(ethnicity))
+    result = fairness_summary(frame, y_true, y_prob, "ethnicity", seed=7)
+    known = np.array([e is not None for e in ethnicity])
+    expected = equal_rates_reference(
+        y_true[known], y_prob[known] >= 0.5, ethnicity[known], result["equalized_odds_difference"],
+        seed=7,
+    )  # fmt: skip
+    assert {k: result[k] for k in expected} == expected
+    assert 0 < result["eod_p_value"] <= 1
+    headline = evaluate.evaluate_predictions(frame, y_true, y_prob, n_boot=50)["headline"]
+    assert headline["equalized_odds_difference_ethnicity_p_value"] == pytest.approx(
+        fairness_summary(frame, y_true, y_prob, "ethnicity")["eod_p_value"]
+    )
 
 
 def test_equal_rates_reference_shrinks_with_group_size_and_flags_a_real_gap():
