@@ -44,7 +44,7 @@ class Variant:
 _ISSUE3_MODEL = {
     "widths": (16, 32, 64, 128, 256), "convs_per_block": 1, "stem_stride": 1,
     "activation": "relu", "dropout": 0.3, "rotation": 0.03, "zoom": 0.1, "shift": 0.06,
-    "flip": True, "single_resample": False, "head": "gap", "standardize": False,
+    "flip": True, "single_resample": False, "head": "gap", "standardize": False, "residual": False,
 }  # fmt: skip
 _ISSUE3_TRAIN = {
     "batch_size": 128, "learning_rate": 2e-3, "weight_decay": 1e-4, "warmup_epochs": 1.0,
@@ -199,6 +199,15 @@ VARIANTS: tuple[Variant, ...] = (
         "so lighting and contrast vary less",
         "rejected",
         model={**_DEFAULT_MODEL, "standardize": True},
+        train=_DEFAULT_TRAIN,
+    ),
+    Variant(
+        "residual blocks",
+        "the default widths with two convolutions per block and a shortcut around them "
+        "(ResNet's basic block): 3.1x the parameters and 0.34x the training images per CPU "
+        "second (benchmarks/bench_train_speed.py), so 12 epochs take about three times the budget",
+        "rejected",
+        model={**_DEFAULT_MODEL, "convs_per_block": 2, "residual": True},
         train=_DEFAULT_TRAIN,
     ),
     Variant(

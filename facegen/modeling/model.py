@@ -38,6 +38,9 @@ class ModelConfig:
     head: str = "gap"
     # Scale each face to zero mean and unit variance, so lighting and contrast vary less.
     standardize: bool = False
+    # A shortcut around each block's convolutions (ResNet's basic block: the block's input,
+    # through a 1x1 convolution where the width changes, is added before the last activation).
+    residual: bool = False
     dropout: float = 0.1
     rotation: float = 0.02  # fraction of a full turn: 0.02 is about 7 degrees either way
     zoom: float = 0.05
@@ -81,6 +84,7 @@ def build_model(config: ModelConfig | None = None) -> keras.Model:
             axis=(1, 2, 3), center=False, scale=False, name="standardize"
         )(x)
     for block, width in enumerate(config.widths):
+        block_input = x
         for conv in range(config.convs_per_block):
             strides = config.stem_stride if block == conv == 0 else 1
             x = layers.Conv2D(
@@ -92,6 +96,8 @@ def build_model(config: ModelConfig | None = None) -> keras.Model:
                 name=f"block{block}_conv{conv}",
             )(x)
             x = layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
+            if config.residual and conv == config.convs_per_block - 1:
+                x = layers.Add(name=f"block{block}_add")([x, _shortcut(block_input, x, block)])
             x = layers.Activation(config.activation, name=f"block{block}_act{conv}")(x)
         if block < len(config.widths) - 1:
             x = layers.MaxPooling2D(name=f"block{block}_pool")(x)
@@ -104,6 +110,21 @@ def build_model(config: ModelConfig | None = None) -> keras.Model:
     x = layers.Dropout(config.dropout, name="dropout")(x)
     outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="p_female")(x)
     return keras.Model(inputs, outputs, name="facegen_cnn")
+
+
+def _shortcut(block_input, block_output, block: int):
+    """The block's input, matched to its output's width and size by a strided 1x1 convolution."""
+    stride = block_input.shape[1] // block_output.shape[1]
+    if block_input.shape[-1] == block_output.shape[-1] and stride == 1:
+        return block_input
+    x = layers.Conv2D(
+        block_output.shape[-1],
+        1,
+        strides=stride,
+        use_bias=False,
+        name=f"block{block}_shortcut",
+    )(block_input)
+    return layers.BatchNormalization(name=f"block{block}_shortcut_bn")(x)
 
 
 def augmentation_examples(
