@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import weakref
 import zipfile
@@ -113,16 +114,15 @@ def recorded_views(model_path: str | os.PathLike) -> str | None:
     path = Path(model_path).with_name("training.json")
     if not path.exists():
         return None
-    import json
-
     try:
         training = json.loads(path.read_text())
+        problem = None if isinstance(training, dict) else "not a JSON object"
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        training = exc
-    if not isinstance(training, dict):
-        reason = training if isinstance(training, Exception) else "not a JSON object"
+        problem = str(exc)
+    if problem:
         raise ValueError(
-            f"{path}: cannot read the run's test-time views ({reason}); pass --views to choose them"
+            f"{path}: cannot read the run's test-time views ({problem}); "
+            "pass --views to choose them"
         )
     return run_views(training)
 
