@@ -2,7 +2,7 @@
 
     FACEGEN_DATA_DIR=../shared/utkface/UTKFace python benchmarks/ablation.py [NAME ...]
 
-With no names, every variant in ``facegen.modeling.ablation.VARIANTS`` is trained in turn (about
+With no names, every variant in ``ablation_variants.VARIANTS`` is trained in turn (about
 10-15 minutes each on a 2-core machine). Each result replaces that variant's row in
 ``benchmarks/results/ablation.csv``, which the training notebook shows. Only the training and
 validation splits are used; choices made from this table never look at the test split.
@@ -29,8 +29,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from facegen.data import load_dataset
-    from facegen.modeling import ablation
+    import ablation_variants as ablation
+
+    from facegen.data.dataset import load_dataset
 
     chosen = [ablation.variant(n) for n in args.names] or list(ablation.VARIANTS)
     dataset = load_dataset(args.data_dir, seed=args.seed)

@@ -23,9 +23,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["FACEGEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="facegen-bench-")
 
-    from facegen.data import load_dataset
-    from facegen.dataset import load_frame
-    from facegen.features import load_faces, preprocess_files
+    from facegen.data.dataset import load_dataset
+    from facegen.data.utkface import load_frame
+    from facegen.faces.cache import load_faces, preprocess_files
 
     start = time.perf_counter()
     frame = load_frame(args.data_dir, download=False)

@@ -34,9 +34,9 @@ import numpy as np
 
 
 def load_or_build_model(path: str | None):
-    from facegen.manifest import newest_complete_model
     from facegen.modeling.model import build_model
-    from facegen.modeling.predict import load_model
+    from facegen.modeling.saving import load_model
+    from facegen.reporting.manifest import newest_complete_model
 
     path = path or newest_complete_model()
     if path:
@@ -63,7 +63,8 @@ def make_photos(wild_dir: Path, folder: Path, n: int, seed: int) -> list[Path]:
 def wild_accuracy(model, aligned_dir: Path, run_dir: Path) -> None:
     import pandas as pd
 
-    from facegen.inference import classify_files, collect_inputs
+    from facegen.predict.classify import classify_files
+    from facegen.predict.inputs import collect_inputs
 
     split = pd.read_csv(run_dir / "split.csv", dtype=str)
     test = split[split["split"] == "test"].set_index("file")["gender"]
@@ -102,8 +103,9 @@ def main() -> None:
         parser.error("pass --data-dir or set FACEGEN_DATA_DIR to the aligned UTKFace folder")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from facegen import config
-    from facegen.inference import analyse_file, classify_files, collect_inputs
-    from facegen.modeling.predict import predict_proba
+    from facegen.modeling.inference import predict_proba
+    from facegen.predict.classify import analyse_file, classify_files
+    from facegen.predict.inputs import collect_inputs
 
     model, source = load_or_build_model(args.model)
     print(f"model: {source}; {os.cpu_count()} CPUs")

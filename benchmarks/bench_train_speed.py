@@ -21,9 +21,6 @@ VARIANTS = {
     "16-channel stem": {"widths": (16, 32, 64, 128, 256)},
     "192 channels last": {"widths": (8, 32, 64, 128, 192)},
     "wider middle blocks": {"widths": (8, 32, 96, 192, 256)},
-    "Keras chained augmentation": {"single_resample": False},
-    "SiLU": {"activation": "silu"},
-    "residual blocks": {"convs_per_block": 2, "residual": True},
     "no augmentation": {"rotation": 0.0, "zoom": 0.0, "shift": 0.0, "flip": False},
 }
 

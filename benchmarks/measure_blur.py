@@ -32,7 +32,7 @@ def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
-    from facegen.data import load_dataset
+    from facegen.data.dataset import load_dataset
     from facegen.modeling.model import ModelConfig, augmentation
 
     faces, _ = load_dataset(args.data_dir).part("val")
@@ -41,13 +41,22 @@ def main() -> None:
     print(f"{len(faces)} validation faces; mean variance of the Laplacian (higher is sharper)")
     print(f"  {'as tested (no augmentation)':<44} {sharpness(faces):8.1f}")
     default = ModelConfig()
-    for label, chosen in (
-        ("flip only", ModelConfig(rotation=0.0, zoom=0.0, shift=0.0)),
-        ("Keras chained layers (three resamplings)", ModelConfig(single_resample=False)),
-        ("FaceAugmentation (one resampling)", ModelConfig(single_resample=True)),
+    # Keras' own layers, chained: the design the one-transform augmentation replaced.
+    chained = keras.Sequential(
+        [
+            keras.layers.RandomFlip("horizontal"),
+            keras.layers.RandomRotation(default.rotation, fill_mode="reflect"),
+            keras.layers.RandomZoom(default.zoom, fill_mode="reflect"),
+            keras.layers.RandomTranslation(default.shift, default.shift, fill_mode="reflect"),
+        ]
+    )
+    for label, layer in (
+        ("flip only", augmentation(ModelConfig(rotation=0.0, zoom=0.0, shift=0.0))),
+        ("Keras chained layers (three resamplings)", chained),
+        ("FaceAugmentation (one resampling)", augmentation(default)),
     ):
         keras.utils.set_random_seed(args.seed)
-        out = keras.ops.convert_to_numpy(augmentation(chosen)(batch, training=True))[..., 0]
+        out = keras.ops.convert_to_numpy(layer(batch, training=True))[..., 0]
         print(f"  {label:<44} {sharpness(np.clip(out, 0, 255)):8.1f}")
     print(
         f"(rotation {default.rotation}, zoom {default.zoom}, shift {default.shift}: "

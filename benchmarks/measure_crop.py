@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from facegen import detect
-from facegen.features import decode_gray, load_face, preprocess_face
+from facegen.faces import detect
+from facegen.faces.decode import decode_gray
+from facegen.faces.preprocess import load_face, preprocess_face
 
 
 def correlation(a: np.ndarray, b: np.ndarray) -> float:

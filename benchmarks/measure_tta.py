@@ -30,8 +30,9 @@ def main() -> None:
     import pandas as pd
 
     from facegen import config
-    from facegen.data import load_dataset
-    from facegen.modeling.predict import load_model, predict_proba
+    from facegen.data.dataset import load_dataset
+    from facegen.modeling.inference import predict_proba
+    from facegen.modeling.saving import load_model
 
     datasets, records = {}, []
     for spec in args.models:

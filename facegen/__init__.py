@@ -16,14 +16,14 @@ __all__ = ["DataNotFoundError", "Dataset", "load_dataset"]
 __version__ = "0.1.0"
 
 _LAZY = {
-    "DataNotFoundError": "facegen.dataset",
-    "Dataset": "facegen.data",
-    "load_dataset": "facegen.data",
+    "DataNotFoundError": "facegen.data.utkface",
+    "Dataset": "facegen.data.dataset",
+    "load_dataset": "facegen.data.dataset",
 }
 
 if TYPE_CHECKING:
-    from facegen.data import Dataset, load_dataset
-    from facegen.dataset import DataNotFoundError
+    from facegen.data.dataset import Dataset, load_dataset
+    from facegen.data.utkface import DataNotFoundError
 
 
 def __getattr__(name: str) -> Any:

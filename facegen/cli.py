@@ -13,7 +13,7 @@ from facegen import config
 
 
 def _data_command(args: argparse.Namespace) -> int:
-    from facegen.data import load_dataset
+    from facegen.data.dataset import load_dataset
 
     dataset = load_dataset(
         args.data_dir,
@@ -42,7 +42,7 @@ def _parse_value(text: str):
 
 
 def _report_command(args: argparse.Namespace) -> int:
-    from facegen.pipeline import ReportFailed, run_report
+    from facegen.reporting.pipeline import ReportFailed, run_report
 
     parameters = {"profile": args.profile, "seed": args.seed, "image_size": args.image_size}
     if args.data_dir:
@@ -78,7 +78,7 @@ def _report_command(args: argparse.Namespace) -> int:
 
 
 def _train_command(args: argparse.Namespace) -> int:
-    from facegen.training_run import profile_settings, train_run
+    from facegen.reporting.training_run import profile_settings, train_run
 
     settings = profile_settings(
         data_dir=args.data_dir,
@@ -110,8 +110,9 @@ def _train_command(args: argparse.Namespace) -> int:
 
 
 def _predict_command(args: argparse.Namespace) -> int:
-    from facegen.manifest import newest_complete_model
-    from facegen.modeling.predict import ModelLoadError, load_model, recorded_views
+    from facegen.modeling.inference import recorded_views
+    from facegen.modeling.saving import ModelLoadError, load_model
+    from facegen.reporting.manifest import newest_complete_model
 
     model_path = args.model or newest_complete_model(args.reports_dir)
     if model_path is None:
@@ -121,8 +122,9 @@ def _predict_command(args: argparse.Namespace) -> int:
         )
     model = load_model(model_path)
 
-    from facegen import prediction_output
-    from facegen.inference import classify_files, collect_inputs
+    from facegen.predict import output as prediction_output
+    from facegen.predict.classify import classify_files
+    from facegen.predict.inputs import collect_inputs
 
     inputs = collect_inputs(args.paths)
     if not inputs:
@@ -149,7 +151,7 @@ def _predict_command(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     if args.annotate:
-        from facegen.annotate import write_annotated
+        from facegen.predict.annotate import write_annotated
 
         written = sum(write_annotated(r, args.annotate) is not None for r in results)
         print(f"facegen: {written:,} annotated images in {args.annotate}", file=sys.stderr)
@@ -164,7 +166,7 @@ def _predict_command(args: argparse.Namespace) -> int:
 
 
 def _download_command(args: argparse.Namespace) -> int:
-    from facegen.dataset import download_utkface, resolve_image_folder
+    from facegen.data.utkface import download_utkface, resolve_image_folder
 
     print(resolve_image_folder(download_utkface(), origin="the Kaggle download"))
     return 0
@@ -284,8 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from facegen.dataset import DataNotFoundError
-    from facegen.modeling.predict import ModelLoadError
+    from facegen.data.utkface import DataNotFoundError
+    from facegen.modeling.saving import ModelLoadError
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(

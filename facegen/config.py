@@ -91,6 +91,21 @@ NEAR_DUPLICATE_MAX_BITS = 10
 NEAR_DUPLICATE_MIN_CORRELATION = 0.95
 
 
+# The pipeline's notebooks, in the order they run, with their page titles.
+NOTEBOOKS = ("01_eda", "02_preprocessing", "03_training", "04_evaluation")
+NOTEBOOK_TITLES = {
+    "01_eda": "1. Exploring the data",
+    "02_preprocessing": "2. Preprocessing and split",
+    "03_training": "3. Training",
+    "04_evaluation": "4. Evaluation",
+}
+
+REPORTS_DIR = PROJECT_ROOT / "reports"
+"""Every run folder, and the index page that lists them."""
+ABLATION_RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "ablation.csv"
+"""The ablation table: written by ``benchmarks/ablation.py``, shown by the training notebook."""
+
+
 def default_raw_dir() -> Path:
     """Where a user may drop the Kaggle archive's folder without configuring anything."""
     return PROJECT_ROOT / "data" / "raw"

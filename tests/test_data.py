@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from facegen import DataNotFoundError, load_dataset
-from facegen.data import UNREADABLE
+from facegen.data.dataset import UNREADABLE
 from tests.conftest import cmyk_jpeg_bytes, jpeg_bytes, png_bytes, synthetic_face, utk_name
 
 
@@ -99,7 +99,7 @@ def test_another_size_keeps_the_faces_and_split_and_matches_preprocessing(trap_f
     assert larger.images.shape == (len(dataset.used), 64, 64) and larger.image_size == 64
     assert larger.used["split"].equals(dataset.used["split"])
     # Row i is still file i: compare with that file decoded and preprocessed at 64 directly.
-    from facegen.features import preprocess_face
+    from facegen.faces.preprocess import preprocess_face
 
     for i in (0, len(dataset.used) - 1):
         path = dataset.used["path"].iat[i]

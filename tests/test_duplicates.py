@@ -2,14 +2,10 @@
 
 import pandas as pd
 
-from facegen.dataset import (
-    CONFLICTING_DUPLICATE,
-    DUPLICATE_COPY,
-    OK,
-    load_frame,
-    scan_folder,
-)
-from facegen.quality import quality_report
+from facegen.data.duplicates import CONFLICTING_DUPLICATE, DUPLICATE_COPY
+from facegen.data.frame import OK
+from facegen.data.quality import quality_report
+from facegen.data.utkface import load_frame, scan_folder
 from tests.conftest import jpeg_bytes, synthetic_face, utk_name
 
 
@@ -87,7 +83,7 @@ def test_fingerprint_index_avoids_rehashing_and_sees_changes(tmp_path, monkeypat
     first = scan_folder(tmp_path)
     with monkeypatch.context() as patch:
         patch.setattr(
-            "facegen.dataset.fingerprint_file",
+            "facegen.data.utkface.fingerprint_file",
             lambda path: (_ for _ in ()).throw(AssertionError("re-hashed")),
         )
         assert scan_folder(tmp_path)["fingerprint"].tolist() == first["fingerprint"].tolist()

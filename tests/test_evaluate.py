@@ -7,18 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from facegen import config, evaluate
-from facegen.evaluate import (
-    bootstrap_interval,
-    classification_summary,
-    equal_rates_reference,
-    expected_calibration_error,
-    fairness_summary,
-    most_confident_errors,
-    reliability_table,
-    subgroup_table,
-    to_jsonable,
-)
+from facegen import config
+from facegen.evaluation import metrics
+from facegen.evaluation.calibration import expected_calibration_error, reliability_table
+from facegen.evaluation.errors import most_confident_errors
+from facegen.evaluation.fairness import equal_rates_reference, fairness_summary
+from facegen.evaluation.metrics import bootstrap_interval, classification_summary
+from facegen.evaluation.subgroups import SUBGROUP_COLUMNS, subgroup_table
+from facegen.evaluation.summary import evaluate_predictions
+from facegen.reporting.jsonable import to_jsonable
 
 # --- classification_summary -----------------------------------------------------------------------
 
@@ -172,7 +169,7 @@ def test_each_metric_reads_the_right_confusion_cells():
 def test_drawing_in_blocks_does_not_change_the_interval(monkeypatch):
     y_true, y_pred = _predictions_with_accuracy(300, 240)
     whole = bootstrap_interval(y_true, y_pred, "f1_female", n_boot=500, seed=5)
-    monkeypatch.setattr(evaluate, "_BOOTSTRAP_BLOCK_CELLS", 7 * 300)  # blocks of 7 resamples
+    monkeypatch.setattr(metrics, "_BOOTSTRAP_BLOCK_CELLS", 7 * 300)  # blocks of 7 resamples
     assert bootstrap_interval(y_true, y_pred, "f1_female", n_boot=500, seed=5) == whole
 
 
@@ -207,7 +204,7 @@ GROUP_FRAME = _frame(
 
 def test_subgroup_table_matches_the_hand_computation():
     table = subgroup_table(GROUP_FRAME, GROUP_TRUE, GROUP_PROB, "ethnicity", n_boot=200)
-    assert list(table.columns) == ["ethnicity", *evaluate.SUBGROUP_COLUMNS]
+    assert list(table.columns) == ["ethnicity", *SUBGROUP_COLUMNS]
     # Category order, and the two rows of unknown ethnicity form no group.
     assert list(table["ethnicity"].astype(str)) == ["White", "Black"]
     assert table["ethnicity"].cat.categories.tolist() == list(config.ETHNICITIES)
@@ -332,7 +329,7 @@ def test_the_fairness_reference_uses_only_the_rows_of_known_groups():
     )  # fmt: skip
     assert {k: result[k] for k in expected} == expected
     assert 0 < result["eod_p_value"] <= 1
-    headline = evaluate.evaluate_predictions(frame, y_true, y_prob, n_boot=50)["headline"]
+    headline = evaluate_predictions(frame, y_true, y_prob, n_boot=50)["headline"]
     assert headline["equalized_odds_difference_ethnicity_p_value"] == pytest.approx(
         fairness_summary(frame, y_true, y_prob, "ethnicity")["eod_p_value"]
     )
@@ -524,7 +521,7 @@ def test_headline_names_children_over_60s_and_the_weakest_ethnicity():
         }
     )
     # Correct rows (see EIGHT_PROB above): 0, 1, 2, 5, 6; wrong: 3, 4, 7.
-    headline = evaluate.evaluate_predictions(frame, EIGHT_TRUE, EIGHT_PROB, n_boot=50)["headline"]
+    headline = evaluate_predictions(frame, EIGHT_TRUE, EIGHT_PROB, n_boot=50)["headline"]
     assert headline["children_0_12_accuracy"] == 1.0 and headline["children_0_12_n"] == 3
     assert headline["age_60_plus_accuracy"] == 0.0 and headline["age_60_plus_n"] == 2
     assert headline["age_60_plus_accuracy_low"] == headline["age_60_plus_accuracy_high"] == 0.0

@@ -5,14 +5,9 @@ import re
 import numpy as np
 import pytest
 
-from facegen.features import (
-    UnreadableImageError,
-    decode_gray,
-    load_face,
-    load_faces,
-    preprocess_face,
-    preprocess_files,
-)
+from facegen.faces.cache import load_faces, preprocess_files
+from facegen.faces.decode import UnreadableImageError, decode_gray
+from facegen.faces.preprocess import load_face, preprocess_face
 from tests.conftest import cmyk_jpeg_bytes, jpeg_bytes, png_bytes, synthetic_face, utk_name
 
 
@@ -103,8 +98,8 @@ def test_batch_carries_on_past_bad_files(tmp_path, face):
 
 
 def test_parallel_equals_serial(face_folder, monkeypatch):
-    monkeypatch.setattr("facegen.features._MIN_PER_WORKER", 10)  # use the pool on a small folder
-    monkeypatch.setattr("facegen.features._CHUNK", 16)
+    monkeypatch.setattr("facegen.faces.cache._MIN_PER_WORKER", 10)  # use the pool on a small folder
+    monkeypatch.setattr("facegen.faces.cache._CHUNK", 16)
     paths = sorted(face_folder.iterdir())
     serial, _ = preprocess_files(paths, workers=1)
     parallel, _ = preprocess_files(paths, workers=2)
@@ -112,7 +107,7 @@ def test_parallel_equals_serial(face_folder, monkeypatch):
 
 
 def test_cache_is_reused_and_invalidated(face_folder):
-    from facegen.dataset import load_frame
+    from facegen.data.utkface import load_frame
 
     frame = load_frame(face_folder)
     first = load_faces(frame, progress=False)
@@ -131,17 +126,17 @@ def test_cache_is_reused_and_invalidated(face_folder):
 
 
 def test_cache_version_bump_invalidates(face_folder, monkeypatch):
-    from facegen.dataset import load_frame
+    from facegen.data.utkface import load_frame
 
     frame = load_frame(face_folder)
     load_faces(frame, progress=False)
-    monkeypatch.setattr("facegen.features.PREPROCESSING_VERSION", 999)
+    monkeypatch.setattr("facegen.faces.cache.PREPROCESSING_VERSION", 999)
     assert not load_faces(frame, progress=False).from_cache
 
 
 def test_damaged_cache_is_rebuilt(face_folder):
     from facegen import config
-    from facegen.dataset import load_frame
+    from facegen.data.utkface import load_frame
 
     frame = load_frame(face_folder)
     load_faces(frame, progress=False)

@@ -3,7 +3,7 @@
 import pytest
 
 from facegen import cli, config
-from facegen.dataset import DataNotFoundError, locate_data_dir, resolve_image_folder
+from facegen.data.utkface import DataNotFoundError, locate_data_dir, resolve_image_folder
 from tests.conftest import jpeg_bytes, synthetic_face, utk_name
 
 

@@ -2,7 +2,7 @@
 
 import json
 
-from facegen.model_card import render_model_card
+from facegen.reporting.model_card import render_model_card
 
 
 def test_the_model_card_sets_the_measured_eod_beside_a_fair_models(tmp_path):

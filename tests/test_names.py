@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from facegen import config
-from facegen.dataset import INVALID_LABEL, NOT_A_UTKFACE_NAME, age_band, parse_name
+from facegen.data.frame import age_band
+from facegen.data.utkface import INVALID_LABEL, NOT_A_UTKFACE_NAME, parse_name
 
 
 def test_standard_name():

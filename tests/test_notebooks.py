@@ -11,7 +11,8 @@ import nbformat
 import pytest
 
 from facegen import config
-from facegen.pipeline import NOTEBOOKS, ReportFailed, run_report
+from facegen.config import NOTEBOOKS
+from facegen.reporting.pipeline import ReportFailed, run_report
 
 NOTEBOOK_PATHS = [config.PROJECT_ROOT / "notebooks" / f"{name}.ipynb" for name in NOTEBOOKS]
 PARAMETERS = ("data_dir", "image_size", "seed", "epochs", "run_dir", "profile")
@@ -139,7 +140,7 @@ def test_relative_data_paths_are_made_absolute_before_the_kernels_change_folder(
 ):
     from pathlib import Path
 
-    from facegen.pipeline import _absolute_paths
+    from facegen.reporting.pipeline import _absolute_paths
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(config.DATA_DIR_ENV, "faces")

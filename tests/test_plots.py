@@ -23,14 +23,13 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from facegen import config, plots
-from facegen.dataset import age_band
-from facegen.evaluate import (
-    expected_calibration_error,
-    most_confident_errors,
-    reliability_table,
-    subgroup_table,
-)
+from facegen import config
+from facegen.data.frame import age_band
+from facegen.evaluation.calibration import expected_calibration_error, reliability_table
+from facegen.evaluation.errors import most_confident_errors
+from facegen.evaluation.subgroups import subgroup_table
+from facegen.reporting import plots
+from facegen.reporting.plots.faces import FACE_CELL
 
 N = 200
 UNKNOWN_ETHNICITY = (3, 50, 111)  # rows whose race field is missing
@@ -538,7 +537,7 @@ def test_face_rows_grow_with_the_number_of_groups(frame, images):
     ratio = large.get_figheight() / small.get_figheight()
     assert ratio > 2.5  # 7 rows against 2, plus the same title band
     face = large.axes[0].get_position()
-    assert face.width * large.get_figwidth() == pytest.approx(plots.FACE_CELL)
-    assert face.height * large.get_figheight() == pytest.approx(plots.FACE_CELL)
+    assert face.width * large.get_figwidth() == pytest.approx(FACE_CELL)
+    assert face.height * large.get_figheight() == pytest.approx(FACE_CELL)
     plt.close(small)
     plt.close(large)

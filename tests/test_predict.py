@@ -14,13 +14,15 @@ import cv2
 import numpy as np
 import pytest
 
-from facegen import detect, inference
 from facegen.cli import main
-from facegen.features import header_dimensions, load_face
-from facegen.inference import collect_inputs
+from facegen.faces import detect
+from facegen.faces.decode import header_dimensions
+from facegen.faces.preprocess import load_face
+from facegen.modeling.inference import predict_proba
 from facegen.modeling.model import ModelConfig, build_model
-from facegen.modeling.predict import load_model, predict_proba
-from facegen.modeling.train import save_model
+from facegen.modeling.saving import load_model, save_model
+from facegen.predict import classify as inference
+from facegen.predict.inputs import collect_inputs
 
 from .conftest import jpeg_bytes, png_bytes, synthetic_face
 
@@ -137,7 +139,7 @@ def test_probabilities_are_the_models_own_on_the_shared_preprocessing(photos, mo
     assert code == 0
     gray = cartoon_face()
     box = detect.detect_faces(gray)[0]
-    from facegen.features import preprocess_face
+    from facegen.faces.preprocess import preprocess_face
 
     expected = predict_proba(
         load_model(model_path), preprocess_face(detect.crop_face(gray, box))[None]
@@ -258,7 +260,7 @@ def test_an_incompatible_model_is_refused(tmp_path, photos, capsys):
 
 
 def test_the_default_model_is_the_newest_complete_runs(tmp_path, photos, model_path, capsys):
-    from facegen.manifest import newest_complete_model
+    from facegen.reporting.manifest import newest_complete_model
 
     reports = tmp_path / "reports"
     assert main(["predict", str(photos), "--reports-dir", str(reports)]) == 2
@@ -291,7 +293,7 @@ def test_predict_uses_the_views_the_models_run_was_evaluated_with(
 ):
     import shutil
 
-    from facegen.modeling import predict
+    from facegen.modeling import inference as predict
 
     run = tmp_path / "run"
     run.mkdir()

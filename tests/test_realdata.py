@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from facegen import load_dataset
-from facegen.dataset import CONFLICTING_DUPLICATE, DUPLICATE_COPY
+from facegen.data.duplicates import CONFLICTING_DUPLICATE, DUPLICATE_COPY
 
 pytestmark = pytest.mark.realdata
 
@@ -92,8 +92,9 @@ def test_predict_crops_wild_faces_like_the_aligned_training_crops(real_data_dir)
     """
     import numpy as np
 
-    from facegen.detect import crop_face, detect_faces
-    from facegen.features import decode_gray, load_face, preprocess_face
+    from facegen.faces.decode import decode_gray
+    from facegen.faces.detect import crop_face, detect_faces
+    from facegen.faces.preprocess import load_face, preprocess_face
 
     wild = real_data_dir.parent / "crop_part1"
     if not wild.is_dir():

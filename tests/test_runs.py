@@ -2,7 +2,7 @@
 
 import pytest
 
-from facegen.runs import SplitMismatchError, open_run
+from facegen.reporting.run import SplitMismatchError, open_run
 from tests.conftest import jpeg_bytes, synthetic_face, utk_name
 
 
@@ -18,7 +18,7 @@ def test_split_is_pinned_then_checked(face_folder, tmp_path):
 
 
 def test_zero_epochs_is_refused_before_any_work():
-    from facegen.runs import Settings
+    from facegen.reporting.run import Settings
 
     with pytest.raises(ValueError, match="epochs must be at least 1, not 0"):
         Settings.resolve(epochs=0)

@@ -5,16 +5,11 @@ import pandas as pd
 import pytest
 
 from facegen import config
-from facegen.dataset import age_band
-from facegen.features import decode_gray, preprocess_face
-from facegen.split import (
-    assign_splits,
-    near_duplicate_groups,
-    perceptual_hashes,
-    read_split,
-    strata,
-    write_split,
-)
+from facegen.data.frame import age_band
+from facegen.data.near_duplicates import near_duplicate_groups, perceptual_hashes
+from facegen.data.split import assign_splits, read_split, strata, write_split
+from facegen.faces.decode import decode_gray
+from facegen.faces.preprocess import preprocess_face
 from tests.conftest import jpeg_bytes, synthetic_face
 
 

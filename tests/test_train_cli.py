@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from facegen import training_run
 from facegen.cli import main
+from facegen.reporting import training_run
 
 
 def test_train_writes_a_run_folder_like_the_pipelines(face_folder, tmp_path, capsys):
@@ -46,12 +46,10 @@ def test_an_interrupted_run_keeps_the_good_model_and_restarts_cleanly(
     good_model = (out / "model.keras").read_bytes()
     capsys.readouterr()
 
-    import facegen.modeling.train as train_module
-
     def interrupted(*_, **__):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_module, "train_for_run", interrupted)
+    monkeypatch.setattr(training_run, "train_for_run", interrupted)
     assert main([*args, "--retrain"]) == 130
     assert "training interrupted; no new model was written" in capsys.readouterr().err
     assert (out / "model.keras").read_bytes() == good_model  # never half-written or removed

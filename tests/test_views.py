@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from facegen.config import VIEW_SETS
-from facegen.modeling.predict import _shifted, predict_proba
+from facegen.modeling.inference import _shifted, predict_proba
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_an_unknown_view_set_is_refused_with_the_choices(linear_model):
 
 
 def test_the_model_card_names_the_views_of_new_and_old_runs():
-    from facegen.model_card import _views_sentence
+    from facegen.reporting.model_card import _views_sentence
 
     assert "ten times" in _views_sentence({"test_time_views": "flip+shift"})
     assert "mirror image" in _views_sentence({"flip_average": True})

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -19,11 +17,8 @@ import pandas as pd
 import tensorflow as tf
 
 from facegen import config
-from facegen.atomic import atomic_path
-from facegen.data import Dataset
+from facegen.data.dataset import Dataset
 from facegen.modeling.model import ModelConfig, build_model
-from facegen.modeling.weighting import gender_balancing_weights
-from facegen.runs import Run
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +32,6 @@ class TrainConfig:
     learning_rate: float = 2e-3
     weight_decay: float = 5e-5
     warmup_epochs: float = 1.0
-    label_smoothing: float = 0.0
-    # Give each subgroup's men and women equal weight, subgroups being the cells of these
-    # columns (facegen.modeling.weighting); () trains every face at weight 1.
-    balance_gender_within: tuple[str, ...] = ()
-    # Validate, select and save an exponential moving average of the weights (None: off).
-    ema_momentum: float | None = None
     seed: int = 42
     deterministic: bool = True  # same seed, same machine: same weights and metrics
 
@@ -212,10 +201,8 @@ def train(
             optimizer=keras.optimizers.AdamW(
                 learning_rate_schedule(config, steps),
                 weight_decay=config.weight_decay,
-                use_ema=config.ema_momentum is not None,
-                ema_momentum=config.ema_momentum or 0.99,
             ),
-            loss=keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing),
+            loss=keras.losses.BinaryCrossentropy(),
             metrics=[keras.metrics.BinaryAccuracy(name="accuracy")],
         )
     train_data = make_dataset(
@@ -228,16 +215,13 @@ def train(
     )
     val_data = make_dataset(val_images, val_labels, 512, shuffle=False, seed=config.seed)
     epoch_log = _EpochLog(config.epochs, progress)
-    # With EMA, the averaged weights are swapped in before validation and stay in for the
-    # epoch log, so the weights kept as "best" are the ones that were validated.
-    callbacks = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema_momentum else []
     start = time.perf_counter()
     model.fit(
         train_data,
         validation_data=val_data,
         epochs=config.epochs,
         verbose=0,
-        callbacks=[*callbacks, epoch_log],
+        callbacks=[epoch_log],
         shuffle=False,
     )  # the dataset itself shuffles, seeded
     seconds = time.perf_counter() - start
@@ -258,23 +242,6 @@ def train(
     )
 
 
-def training_weights(rows: pd.DataFrame, config: TrainConfig) -> np.ndarray | None:
-    """The per-face loss weights ``config`` asks for, or None when every face counts once."""
-    if not config.balance_gender_within:
-        return None
-    return gender_balancing_weights(rows, config.balance_gender_within)
-
-
-def save_model(model: keras.Model, path: str | os.PathLike) -> Path:
-    """Save in the native ``.keras`` format, atomically: a crash never leaves half a model."""
-    path = Path(path)
-    if path.suffix != ".keras":
-        raise ValueError(f"{path}: models are saved in the native .keras format")
-    with atomic_path(path, suffix=".keras") as tmp:
-        model.save(tmp)
-    return path
-
-
 def train_on_dataset(
     dataset: Dataset,
     model_config: ModelConfig,
@@ -282,8 +249,8 @@ def train_on_dataset(
     *,
     progress: bool = True,
 ) -> TrainResult:
-    """Train on the dataset's train split with the loss weights ``train_config`` asks for, and
-    select on its validation split: what a run and an ablation row both train."""
+    """Train on the dataset's train split and select on its validation split: what a run and an
+    ablation row both train."""
     train_images, train_rows = dataset.part("train")
     val_images, val_rows = dataset.part("val")
     return train(
@@ -293,41 +260,5 @@ def train_on_dataset(
         dataset.labels(val_rows),
         model_config=model_config,
         train_config=train_config,
-        sample_weight=training_weights(train_rows, train_config),
         progress=progress,
     )
-
-
-def train_for_run(
-    run: Run,
-    dataset: Dataset,
-    *,
-    model_config: ModelConfig | None = None,
-    train_config: TrainConfig | None = None,
-    progress: bool = True,
-) -> TrainResult:
-    """Train on the run's train split, select on its validation split, save everything.
-
-    Writes ``model.keras`` (best validation epoch), ``history.csv`` and ``training.json`` into
-    the run folder. The training notebook and ``facegen train`` both call this.
-    """
-    settings = run.settings
-    model_config = model_config or ModelConfig(image_size=settings.image_size)
-    train_config = train_config or TrainConfig(epochs=settings.epochs, seed=settings.seed)
-    result = train_on_dataset(dataset, model_config, train_config, progress=progress)
-    sizes = dataset.split_sizes()["files"]
-    save_model(result.model, run.model_path)
-    run.write_table("history.csv", result.history)
-    run.write_json(
-        "training.json",
-        {
-            **result.summary(),
-            "n_train": int(sizes["train"]),
-            "n_val": int(sizes["val"]),
-            "model_config": result.model_config,
-            "train_config": result.train_config,
-            # How this model's predictions are made, by the notebook and `facegen predict`.
-            "test_time_views": config.TEST_TIME_VIEWS,
-        },
-    )
-    return result

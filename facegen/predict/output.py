@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 
 from facegen import config
-from facegen.inference import ImageResult
+from facegen.predict.classify import ImageResult
 
 COLUMNS = (
     "file", "status", "face", "x", "y", "width", "height", "label", "probability", "p_female",

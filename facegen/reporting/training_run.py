@@ -19,8 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from facegen.manifest import finish_manifest, new_manifest, read_manifest, write_manifest
-from facegen.runs import Run, Settings
+from facegen import config
+from facegen.data.dataset import Dataset
+from facegen.modeling.model import ModelConfig
+from facegen.modeling.saving import save_model
+from facegen.modeling.train import TrainConfig, TrainResult, train_on_dataset
+from facegen.reporting.manifest import finish_manifest, new_manifest, read_manifest, write_manifest
+from facegen.reporting.run import Run, Settings
 
 
 class RunFolderError(ValueError):
@@ -73,9 +78,9 @@ def decide_start(run_dir: Path, *, retrain: bool) -> StartDecision:
 
 
 def default_run_dir(settings: Settings) -> Path:
-    from facegen.pipeline import new_run_id, reports_dir
+    from facegen.reporting.pipeline import new_run_id
 
-    return reports_dir() / new_run_id(settings, kind="train")
+    return config.REPORTS_DIR / new_run_id(settings, kind="train")
 
 
 def train_run(
@@ -91,10 +96,12 @@ def train_run(
     On KeyboardInterrupt or any error the manifest says "interrupted" or "failed" (and a FAILED
     file says why) before the exception propagates.
     """
-    from facegen.evaluate import classification_summary, evaluate_predictions
-    from facegen.modeling.predict import predict_proba
-    from facegen.modeling.train import train_for_run
-    from facegen.pipeline import write_index, write_model_card
+    from facegen.evaluation.metrics import classification_summary
+    from facegen.evaluation.summary import evaluate_predictions
+    from facegen.modeling.inference import predict_proba
+    from facegen.reporting.model_card import write_model_card
+    from facegen.reporting.pages import write_index
+    from facegen.reporting.training_run import train_for_run
 
     run_dir = Path(run_dir) if run_dir else default_run_dir(settings)
     decision = decide_start(run_dir, retrain=retrain)
@@ -150,3 +157,38 @@ def train_run(
 def profile_settings(**parameters) -> Settings:
     """Settings for the script, with the same defaults and checks as the notebooks'."""
     return Settings.resolve(**{k: v for k, v in parameters.items() if v is not None})
+
+
+def train_for_run(
+    run: Run,
+    dataset: Dataset,
+    *,
+    model_config: ModelConfig | None = None,
+    train_config: TrainConfig | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train on the run's train split, select on its validation split, save everything.
+
+    Writes ``model.keras`` (best validation epoch), ``history.csv`` and ``training.json`` into
+    the run folder. The training notebook and ``facegen train`` both call this.
+    """
+    settings = run.settings
+    model_config = model_config or ModelConfig(image_size=settings.image_size)
+    train_config = train_config or TrainConfig(epochs=settings.epochs, seed=settings.seed)
+    result = train_on_dataset(dataset, model_config, train_config, progress=progress)
+    sizes = dataset.split_sizes()["files"]
+    save_model(result.model, run.model_path)
+    run.write_table("history.csv", result.history)
+    run.write_json(
+        "training.json",
+        {
+            **result.summary(),
+            "n_train": int(sizes["train"]),
+            "n_val": int(sizes["val"]),
+            "model_config": result.model_config,
+            "train_config": result.train_config,
+            # How this model's predictions are made, by the notebook and `facegen predict`.
+            "test_time_views": config.TEST_TIME_VIEWS,
+        },
+    )
+    return result

@@ -1,15 +1,7 @@
-"""Classify the faces in people's own photos: find files, detect, crop, preprocess, classify.
-
-Decoding and detection run in worker processes (OpenCV work, no TensorFlow), chunk by chunk,
-while the main process classifies the faces already found in large batches. Every file ends up
-with a status: one bad file is reported and skipped, never the end of the batch.
-``--cropped`` faces go through ``features.load_face``, the very function that made the training
-arrays, so the script sees a UTKFace file exactly as the evaluation notebook did.
-"""
+"""``facegen predict``'s work: decode, find and cut faces in parallel, classify them in batches."""
 
 from __future__ import annotations
 
-import glob
 import os
 import queue
 import threading
@@ -20,30 +12,23 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from facegen.detect import FaceBox, crop_face, detect_faces
-from facegen.features import (
-    UnreadableImageError,
-    decode_gray,
-    header_dimensions,
-    preprocess_face,
-    worker_pool,
-)
+from facegen.faces.cache import worker_pool
+from facegen.faces.decode import UnreadableImageError, decode_gray, header_dimensions
+from facegen.faces.detect import FaceBox, crop_face, detect_faces
+from facegen.faces.preprocess import preprocess_face
+from facegen.predict.inputs import InputFile
 
 MAX_PIXELS = 100_000_000
 """Photos above 100 megapixels are refused before decoding (an 8000x8000 photo is 64)."""
 
+
 OK, NO_FACE, ERROR = "ok", "no face", "error"
+
+
 _CHUNK = 32
+
+
 _MIN_FILES_FOR_WORKERS = 64  # fewer files: starting worker processes costs more than it saves
-
-
-@dataclass
-class InputFile:
-    """One file to classify: where it is, how to name it in the output, where it came from."""
-
-    path: Path
-    name: str  # as the user will recognise it (relative to the folder they passed)
-    problem: str | None = None  # set when the argument itself is unusable (no such file)
 
 
 @dataclass
@@ -63,43 +48,6 @@ class ImageResult:
     @property
     def processed(self) -> bool:
         return self.status != ERROR
-
-
-def collect_inputs(arguments: Sequence[str]) -> list[InputFile]:
-    """Files, folders (walked recursively, every file in them) and glob patterns, in order.
-
-    Folders contribute every file, images or not: a stray PDF gets its own "not an image"
-    status rather than vanishing. Hidden files (``.DS_Store``) are left out. A path that does
-    not exist and matches no pattern is kept with a problem, so the output still lists it.
-    """
-    inputs: list[InputFile] = []
-    seen: set[Path] = set()
-
-    def add(path: Path, name: str) -> None:
-        resolved = path.resolve()
-        if resolved not in seen:
-            seen.add(resolved)
-            inputs.append(InputFile(path, name))
-
-    for argument in arguments:
-        path = Path(argument).expanduser()
-        if path.is_dir():
-            for file in sorted(p for p in path.rglob("*") if p.is_file()):
-                relative = file.relative_to(path)
-                if not any(part.startswith(".") for part in relative.parts):
-                    add(file, str(Path(path.name) / relative))
-        elif path.is_file():
-            add(path, str(argument))
-        elif glob.has_magic(argument):
-            matches = sorted(glob.glob(os.path.expanduser(argument), recursive=True))
-            files = [Path(m) for m in matches if Path(m).is_file()]
-            if not files:
-                inputs.append(InputFile(path, argument, "no file matches this pattern"))
-            for file in files:
-                add(file, str(file))
-        else:
-            inputs.append(InputFile(path, argument, "no such file or folder"))
-    return inputs
 
 
 def analyse_file(path: str | os.PathLike, size: int, cropped: bool) -> ImageResult:
@@ -212,7 +160,7 @@ def classify_files(
     Faces are classified ``batch_size`` at a time while the next chunks are decoded.
     ``views`` None follows ``config.TEST_TIME_VIEWS``, as the evaluation notebook does.
     """
-    from facegen.modeling.predict import predict_proba
+    from facegen.modeling.inference import predict_proba
 
     size = int(model.input_shape[1])
     results: dict[str, ImageResult] = {}

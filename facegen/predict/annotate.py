@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 
 from facegen.atomic import atomic_path
-from facegen.inference import OK, ImageResult
-from facegen.prediction_output import label_for
+from facegen.predict.classify import OK, ImageResult
+from facegen.predict.output import label_for
 
 MAX_SIDE = 2048
 """Annotated copies are shrunk to at most this side: they are for looking at, not archiving."""

@@ -1,9 +1,4 @@
-"""Turn image files into the model's input: decoded, grayscale, resized uint8 arrays.
-
-``preprocess_face`` is the one preprocessing function: training, evaluation and ``facegen
-predict`` all call it, so a face is seen the same way everywhere. Batch work runs on all cores
-(OpenCV releases the GIL), skips unreadable files with a reason, and is cached on disk.
-"""
+"""Preprocess many files on all cores, skip unreadable ones with a reason, and cache the arrays."""
 
 from __future__ import annotations
 
@@ -14,7 +9,6 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -23,113 +17,14 @@ from tqdm import tqdm
 
 from facegen import config
 from facegen.atomic import atomic_path
+from facegen.faces.decode import UnreadableImageError
+from facegen.faces.preprocess import load_face
 
 log = logging.getLogger(__name__)
 
+
 PREPROCESSING_VERSION = 1
 """Bump when preprocessing changes: cached arrays from older code are then rebuilt."""
-
-_MAGIC = {
-    b"\xff\xd8\xff": "jpeg",
-    b"\x89PNG\r\n\x1a\n": "png",
-    b"BM": "bmp",
-    b"GIF8": "gif",
-    b"II*\x00": "tiff",
-    b"MM\x00*": "tiff",
-}
-
-
-class UnreadableImageError(ValueError):
-    """A file that cannot be used as an image; the message names the file and the problem."""
-
-    def __init__(self, source: str, reason: str) -> None:
-        super().__init__(f"{source}: {reason}")
-        self.source, self.reason = source, reason
-
-
-def image_format(data: bytes) -> str | None:
-    """The container format from the first bytes, or None when it is not an image we know."""
-    for magic, name in _MAGIC.items():
-        if data.startswith(magic):
-            return name
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    return None
-
-
-def header_dimensions(data: bytes) -> tuple[int, int] | None:
-    """Width and height from a JPEG or PNG header, without decoding (None when not found).
-
-    Lets a caller refuse a gigantic photo before OpenCV allocates memory for every pixel.
-    """
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
-        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    if not data.startswith(b"\xff\xd8"):
-        return None
-    i = 2
-    while i + 9 < len(data):
-        if data[i] != 0xFF:
-            i += 1
-            continue
-        marker = data[i + 1]
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
-            i += 1 if marker == 0xFF else 2
-            continue
-        length = int.from_bytes(data[i + 2 : i + 4], "big")
-        # Start-of-frame markers (baseline, progressive, ...) hold the size; C4, C8, CC do not.
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            height = int.from_bytes(data[i + 5 : i + 7], "big")
-            width = int.from_bytes(data[i + 7 : i + 9], "big")
-            return width, height
-        i += 2 + length
-    return None
-
-
-def decode_gray(data: bytes, source: str = "<bytes>") -> np.ndarray:
-    """Decode image bytes to a 2-D uint8 grayscale array, or say precisely why not.
-
-    OpenCV decodes a truncated JPEG without complaint (it fills the missing rows with grey), so
-    truncation is checked explicitly from the end-of-image marker; a face half made of grey would
-    otherwise slip silently into training.
-    """
-    if not data:
-        raise UnreadableImageError(source, "empty file (0 bytes)")
-    kind = image_format(data)
-    if kind is None:
-        raise UnreadableImageError(source, "not an image (unrecognised file format)")
-    if kind == "jpeg" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
-        raise UnreadableImageError(source, "truncated JPEG (no end-of-image marker)")
-    if kind == "png" and b"IEND" not in data[-32:]:
-        raise UnreadableImageError(source, "truncated PNG (no IEND chunk)")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
-    if image is None or image.size == 0:
-        raise UnreadableImageError(source, f"corrupt {kind.upper()} (OpenCV could not decode it)")
-    return image
-
-
-def preprocess_face(gray: np.ndarray, size: int = config.IMAGE_SIZE) -> np.ndarray:
-    """Resize a grayscale face crop to the model's ``size`` x ``size`` input.
-
-    INTER_AREA when shrinking (it averages, so no aliasing from 200 px crops), bilinear when
-    enlarging. Colour input is converted here too, so callers holding a BGR crop can pass it.
-    """
-    if gray.ndim == 3:
-        gray = cv2.cvtColor(gray, cv2.COLOR_BGRA2GRAY if gray.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
-    if gray.dtype != np.uint8:
-        gray = cv2.normalize(gray, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
-    shrinking = gray.shape[0] >= size and gray.shape[1] >= size
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    return cv2.resize(gray, (size, size), interpolation=interpolation)
-
-
-def load_face(path: str | os.PathLike, size: int = config.IMAGE_SIZE) -> np.ndarray:
-    """Read one already-cropped face file into the model's input (raises UnreadableImageError)."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UnreadableImageError(str(path), f"cannot be read ({exc.strerror or exc})") from None
-    return preprocess_face(decode_gray(data, str(path)), size)
 
 
 @dataclass
@@ -187,6 +82,8 @@ def preprocess_files(
 
 
 _CHUNK = 1024
+
+
 _MIN_PER_WORKER = 2048  # below this, starting a process costs more than it saves
 
 
@@ -281,21 +178,3 @@ def load_faces(
         except OSError as exc:
             log.warning("Could not write cache %s (%s)", cache_file, exc)
     return faces
-
-
-def preprocessing_steps(
-    paths: Sequence[str | os.PathLike], size: int = config.IMAGE_SIZE
-) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-    """The original (BGR), grayscale and model-input image of each file, to show the pipeline.
-
-    Uses the same ``decode_gray`` and ``preprocess_face`` as training, so what the notebook
-    shows is what the model gets.
-    """
-    originals, grays, finals = [], [], []
-    for path in paths:
-        data = Path(path).read_bytes()
-        originals.append(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
-        gray = decode_gray(data, str(path))
-        grays.append(gray)
-        finals.append(preprocess_face(gray, size))
-    return originals, grays, finals

@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from facegen.atomic import atomic_write_text
+
 
 def _load(run_dir: Path, name: str) -> dict[str, Any]:
     path = run_dir / name
@@ -183,6 +185,16 @@ _VIEW_SENTENCES = {
 
 def _views_sentence(training: dict) -> str:
     """How predictions are made, for runs that average views."""
-    from facegen.modeling.predict import run_views
+    from facegen.modeling.inference import run_views
 
     return _VIEW_SENTENCES.get(run_views(training) or "", "")
+
+
+def write_model_card(run_dir: Path) -> Path:
+    """``model_card.md`` and ``model_card.html``, filled from the run's own files."""
+    from facegen.reporting.model_card import render_model_card
+
+    markdown, page = render_model_card(run_dir)
+    atomic_write_text(run_dir / "model_card.md", markdown)
+    atomic_write_text(run_dir / "model_card.html", page)
+    return run_dir / "model_card.html"

@@ -18,10 +18,12 @@ import pandas as pd
 
 from facegen import config
 from facegen.atomic import atomic_path
-from facegen.dataset import OK, load_frame
-from facegen.features import cache_key, load_faces
-from facegen.quality import QualityReport, quality_report
-from facegen.split import assign_splits, near_duplicate_groups, write_split
+from facegen.data.frame import OK
+from facegen.data.near_duplicates import near_duplicate_groups
+from facegen.data.quality import QualityReport, quality_report
+from facegen.data.split import assign_splits, write_split
+from facegen.data.utkface import load_frame
+from facegen.faces.cache import cache_key, load_faces
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from facegen import config
 from facegen.atomic import atomic_write_text
-from facegen.runs import Settings, package_versions
+from facegen.reporting.environment import package_versions
+from facegen.reporting.run import Settings
 
 
 def new_manifest(

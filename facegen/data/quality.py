@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from facegen.dataset import OK
+from facegen.data.frame import OK
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,10 @@
-"""Use a trained model: load it safely and classify preprocessed faces in batches."""
+"""Probabilities from faces: the forward pass, averaged over the test-time views."""
 
 from __future__ import annotations
 
 import json
 import os
 import weakref
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,41 +15,6 @@ from facegen import config
 
 if TYPE_CHECKING:
     import keras
-
-
-class ModelLoadError(RuntimeError):
-    """The model file is missing, damaged or not a facegen model; the message says which."""
-
-
-def load_model(path: str | os.PathLike) -> keras.Model:
-    """Load a ``.keras`` model in Keras safe mode: a model file can never run arbitrary code."""
-    path = Path(path)
-    if not path.exists():
-        raise ModelLoadError(
-            f"{path}: no such model file (train one with `make report` or "
-            "`facegen train`, or pass --model)"
-        )
-    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
-        raise ModelLoadError(
-            f"{path}: not a native Keras .keras model file (damaged or another format)"
-        )
-    import keras
-
-    # Registers the custom augmentation layer, which a saved model names but Keras cannot import.
-    import facegen.modeling.augment  # noqa: F401
-
-    try:
-        model = keras.models.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:
-        raise ModelLoadError(f"{path}: could not be loaded as a Keras model ({exc})") from None
-    shape = tuple(model.input_shape)
-    if len(shape) != 4 or shape[-1] != 1 or tuple(model.output_shape)[-1] != 1:
-        raise ModelLoadError(
-            f"{path}: expects input {shape} and gives {model.output_shape}; "
-            "a facegen model takes (None, size, size, 1) faces and gives one "
-            "probability"
-        )
-    return model
 
 
 _INFERENCE = weakref.WeakKeyDictionary()

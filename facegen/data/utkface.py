@@ -1,9 +1,7 @@
-"""Find UTKFace, read its labels from file names, and decide which files may be used.
+"""Find or download UTKFace and read its labels from the file names.
 
-The labels live only in the file names (``{age}_{gender}_{race}_{datetime}.jpg.chip.jpg``) and the
-real set has warts: names with a missing race field or a mangled extension, and byte-identical
-copies of one photo that carry different labels. Every such case is handled here, once, and every
-decision is recorded in the frame (``status`` and ``note``) so the quality report can list it.
+The labels live only in the names (``{age}_{gender}_{race}_{datetime}.jpg.chip.jpg``), and the
+real set has malformed ones; every decision is recorded in the frame's ``status`` and ``note``.
 """
 
 from __future__ import annotations
@@ -20,43 +18,29 @@ import pandas as pd
 
 from facegen import config
 from facegen.atomic import atomic_write_text
+from facegen.data.duplicates import fingerprint_file, mark_duplicates
+from facegen.data.frame import FRAME_COLUMNS, OK, age_band
 
 log = logging.getLogger(__name__)
 
-OK = "ok"
+
 # Exclusion reasons, as they appear in the ``status`` column and the quality report.
 NOT_A_UTKFACE_NAME = "name does not follow {age}_{gender}_{race}_{datetime}"
+
+
 INVALID_LABEL = "label out of range"
-DUPLICATE_COPY = "duplicate copy (another identical file kept)"
-CONFLICTING_DUPLICATE = "identical files with conflicting labels"
+
 
 _STANDARD_SUFFIX = ".jpg.chip.jpg"
+
+
 _NAME = re.compile(
     r"^(?P<age>\d+)_(?P<gender>\d+)_(?:(?P<race>\d+)_)?(?P<stamp>\d{6,})(?P<suffix>\D.*)?$"
-)
-
-FRAME_COLUMNS = (
-    "file",
-    "path",
-    "age",
-    "gender",
-    "ethnicity",
-    "age_band",
-    "size_bytes",
-    "fingerprint",
-    "dup_group",
-    "status",
-    "note",
 )
 
 
 class DataNotFoundError(RuntimeError):
     """No usable UTKFace folder could be found or downloaded; the message says what to do."""
-
-
-# --------------------------------------------------------------------------------------------
-# Finding the data
-# --------------------------------------------------------------------------------------------
 
 
 def locate_data_dir(path: str | os.PathLike | None = None, *, download: bool = True) -> Path:
@@ -129,11 +113,6 @@ def _holds_utkface_names(folder: Path) -> bool:
         return any(entry.is_file() and _NAME.match(entry.name) for entry in entries)
 
 
-# --------------------------------------------------------------------------------------------
-# Labels from names
-# --------------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class ParsedName:
     """What a file name says; ``error`` is set when the file cannot be used at all."""
@@ -180,19 +159,6 @@ def parse_name(name: str) -> ParsedName:
             age, gender, race, "; ".join(notes), f"{INVALID_LABEL}: {', '.join(problems)}"
         )
     return ParsedName(age, gender, race, "; ".join(notes))
-
-
-def age_band(ages: pd.Series | np.ndarray) -> pd.Categorical:
-    """Bin ages into the project's one set of age bands (``config.AGE_BANDS``)."""
-    edges = [lower for lower, _ in config.AGE_BANDS][1:]
-    codes = np.searchsorted(edges, np.asarray(ages, dtype=float), side="right")
-    codes = np.where(pd.isna(np.asarray(ages, dtype=float)), -1, codes)
-    return pd.Categorical.from_codes(codes, categories=list(config.AGE_BAND_LABELS), ordered=True)
-
-
-# --------------------------------------------------------------------------------------------
-# Scanning a folder
-# --------------------------------------------------------------------------------------------
 
 
 def scan_folder(folder: Path, *, use_index_cache: bool = True) -> pd.DataFrame:
@@ -251,12 +217,6 @@ def scan_folder(folder: Path, *, use_index_cache: bool = True) -> pd.DataFrame:
     return _label_columns(frame)
 
 
-def fingerprint_file(path: str | os.PathLike) -> str:
-    """Content hash: equal fingerprints mean byte-identical files."""
-    with open(path, "rb") as handle:
-        return hashlib.blake2b(handle.read(), digest_size=16).hexdigest()
-
-
 def _label_columns(frame: pd.DataFrame) -> pd.DataFrame:
     ok = frame["status"].eq(OK)
     gender = frame["gender_code"].where(ok)
@@ -305,58 +265,6 @@ def _write_index(folder: Path, known: dict, files: list) -> None:
         atomic_write_text(_index_path(folder), table.to_csv(index=False))
     except OSError as exc:  # read-only cache: still correct, just slower next time
         log.warning("Could not save fingerprint index (%s)", exc)
-
-
-# --------------------------------------------------------------------------------------------
-# Exact duplicates
-# --------------------------------------------------------------------------------------------
-
-
-def mark_duplicates(frame: pd.DataFrame) -> pd.DataFrame:
-    """Collapse byte-identical files: keep one copy, or none when the copies disagree.
-
-    Copies disagree when their gender, ethnicity or age band differ: we cannot know which label is
-    right, and keeping either would put label noise into training or a wrong cell into the subgroup
-    tables. Ages that differ within one band are kept (the first copy's age), with a note.
-    A missing ethnicity does not conflict with a known one; the kept copy prefers full labels.
-    """
-    frame = frame.copy()
-    usable = frame["status"].eq(OK)
-    copies = frame[usable & frame["fingerprint"].duplicated(keep=False)]
-    status, note, group = frame["status"].tolist(), frame["note"].tolist(), [-1] * len(frame)
-    position = {label: i for i, label in enumerate(frame.index)}
-    ordered = copies.assign(_missing=copies["ethnicity"].isna()).sort_values(["_missing", "file"])
-    first_file = copies.groupby("fingerprint")["file"].min().sort_values()
-    group_ids = {fingerprint: g for g, fingerprint in enumerate(first_file.index)}
-    fields = ("gender", "ethnicity", "age_band")
-    codes = pd.DataFrame({name: ordered[name].cat.codes for name in fields}).replace(-1, np.nan)
-    distinct = codes.groupby(ordered["fingerprint"].to_numpy()).nunique()
-    files, ages = frame["file"].tolist(), frame["age"].tolist()
-    ordered_rows = [position[label] for label in ordered.index]
-    for fingerprint, members in ordered.groupby("fingerprint", sort=False).indices.items():
-        rows = [ordered_rows[i] for i in members]
-        for row in rows:
-            group[row] = group_ids[fingerprint]
-        conflicts = [name for name in fields if distinct.at[fingerprint, name] > 1]
-        if conflicts:
-            for row in rows:
-                status[row] = CONFLICTING_DUPLICATE
-                note[row] = _join(note[row], f"copies disagree on {', '.join(conflicts)}")
-            continue
-        keep, *drop = rows
-        for row in drop:
-            status[row] = DUPLICATE_COPY
-            note[row] = _join(note[row], f"identical to {files[keep]}")
-        group_ages = sorted({ages[row] for row in rows})
-        if len(group_ages) > 1:
-            listed = ", ".join(str(a) for a in group_ages)
-            note[keep] = _join(note[keep], f"copies give ages {listed} (kept {ages[keep]})")
-    frame["status"], frame["note"], frame["dup_group"] = status, note, group
-    return frame
-
-
-def _join(existing: str, extra: str) -> str:
-    return f"{existing}; {extra}" if existing else extra
 
 
 def load_frame(path: str | os.PathLike | None = None, *, download: bool = True) -> pd.DataFrame:

@@ -1,8 +1,7 @@
 """A run folder and the settings of one run, as every notebook of the pipeline sees them.
 
-Each notebook receives the same parameters from papermill and opens the same run folder; the
-first one to load the data writes ``split.csv`` there and every later one reads it back and
-checks it, so all four notebooks (and ``facegen train``) agree on which face is in which split.
+Each notebook opens the same folder; the first to load the data pins ``split.csv`` and every
+later one checks it, so all notebooks (and ``facegen train``) agree on which face is where.
 """
 
 from __future__ import annotations
@@ -17,8 +16,8 @@ import pandas as pd
 
 from facegen import config
 from facegen.atomic import atomic_path, atomic_write_text
-from facegen.data import Dataset, load_dataset
-from facegen.split import read_split
+from facegen.data.dataset import Dataset, load_dataset
+from facegen.data.split import read_split
 
 FIGURE_DPI = 110
 
@@ -40,8 +39,8 @@ class Settings:
         cls,
         *,
         data_dir: str | None = None,
-        image_size: int = config.IMAGE_SIZE,
-        seed: int = config.SEED,
+        image_size: int | None = None,
+        seed: int | None = None,
         epochs: int | None = None,
         profile: str | None = None,
         max_images: int | None = None,
@@ -56,8 +55,10 @@ class Settings:
             raise ValueError(f"epochs must be at least 1, not {epochs}: no training, no model")
         return cls(
             data_dir=data_dir,
-            image_size=config.check_image_size(image_size),
-            seed=int(seed),
+            image_size=config.check_image_size(
+                config.IMAGE_SIZE if image_size is None else image_size
+            ),
+            seed=int(config.SEED if seed is None else seed),
             epochs=epochs,
             profile=profile,
             max_images=max_images if max_images is not None else defaults["max_images"],
@@ -77,7 +78,7 @@ class Run:
 
     def __init__(self, root: str | os.PathLike | None, settings: Settings) -> None:
         root = root or os.environ.get(config.RUN_DIR_ENV)
-        self.root = Path(root) if root else config.PROJECT_ROOT / "reports" / "interactive"
+        self.root = Path(root) if root else config.REPORTS_DIR / "interactive"
         self.settings = settings
         self.figures = self.root / "figures"
         self.figures.mkdir(parents=True, exist_ok=True)
@@ -144,7 +145,7 @@ class Run:
         return path
 
     def write_json(self, name: str, data: Any) -> Path:
-        from facegen.evaluate import to_jsonable
+        from facegen.reporting.jsonable import to_jsonable
 
         path = self.root / name
         atomic_write_text(path, json.dumps(to_jsonable(data), indent=2, sort_keys=False) + "\n")
@@ -159,27 +160,3 @@ class Run:
 def open_run(run_dir: str | os.PathLike | None = None, **parameters: Any) -> Run:
     """The run folder for a notebook's papermill parameters (``run_dir`` plus Settings fields)."""
     return Run(run_dir, Settings.resolve(**parameters))
-
-
-def package_versions() -> dict[str, str | None]:
-    """Installed versions of the packages a result depends on (None when one is missing)."""
-    import importlib.metadata
-
-    versions: dict[str, str | None] = {}
-    for name in config.REPORTED_PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
-def environment_summary() -> str:
-    """One line of versions, printed at the top of every notebook so each page states them."""
-    import platform
-
-    parts = [f"Python {platform.python_version()}"]
-    parts += [
-        f"{name} {version or '(not installed)'}" for name, version in package_versions().items()
-    ]
-    return " · ".join(parts)

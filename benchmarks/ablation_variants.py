@@ -1,8 +1,13 @@
-"""The ablation: each modelling change tried, with its validation accuracy and training time.
+"""The ablation's variants: each modelling change tried, as the settings it trained with.
 
-``VARIANTS`` is the one list of what was tried; ``benchmarks/ablation.py`` trains them on the real
-training split and writes ``benchmarks/results/ablation.csv``, which the training notebook shows.
-Every choice here was made on the validation split: this module never sees the test split.
+``benchmarks/ablation.py`` trains them on the real training split and records each row in
+``benchmarks/results/ablation.csv`` (``config.ABLATION_RESULTS``), which the training notebook
+shows. Choices were made on the validation split only.
+
+Options that were tried and rejected (a flatten head, residual blocks, per-face standardisation,
+label smoothing, weight averaging, loss weights, Keras' chained augmentation layers) have left the
+model code; the variants that used them keep their settings here as a record and are trained from
+the commit named in ``REMOVED_OPTIONS_COMMIT``.
 """
 
 from __future__ import annotations
@@ -19,13 +24,18 @@ import numpy as np
 import pandas as pd
 
 from facegen import config
+from facegen.reporting.ablation_table import COLUMNS, load_results
 
-RESULTS = config.PROJECT_ROOT / "benchmarks" / "results" / "ablation.csv"
-COLUMNS = (
-    "variant", "change", "decision", "epochs", "best_epoch", "val_accuracy", "val_accuracy_flip",
-    "val_eod_ethnicity", "train_seconds", "images_per_second", "parameters", "seed", "measured",
-    "machine", "note",
-)  # fmt: skip
+RESULTS = config.ABLATION_RESULTS
+REMOVED_OPTIONS_COMMIT = "b0bf21b"
+"""The last commit whose model code still has every option these variants set."""
+
+# Removed options, and the value today's code always has for each.
+BUILT_IN = {
+    "convs_per_block": 1, "stem_stride": 1, "activation": "relu", "head": "gap",
+    "standardize": False, "residual": False, "single_resample": True, "label_smoothing": 0.0,
+    "balance_gender_within": (), "ema_momentum": None,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -236,6 +246,29 @@ def variant(name: str) -> Variant:
     raise ValueError(f"no ablation variant {name!r}; known: {[v.name for v in VARIANTS]}")
 
 
+def current_settings(chosen: Variant) -> tuple[dict, dict]:
+    """The variant's settings that today's ModelConfig and TrainConfig take.
+
+    A removed option at the value today's code always uses (a "gap" head, no label smoothing)
+    is dropped; at any other value the variant cannot be trained by this code, and the error
+    names the commit that can.
+    """
+    from facegen.modeling.model import ModelConfig
+    from facegen.modeling.train import TrainConfig
+
+    settings = []
+    for given, known in ((chosen.model, ModelConfig), (chosen.train, TrainConfig)):
+        fields = set(known.__dataclass_fields__)
+        for name, value in given.items():
+            if name not in fields and BUILT_IN.get(name, object()) != value:
+                raise ValueError(
+                    f"variant {chosen.name!r} sets {name}={value!r}, an option removed from the "
+                    f"model code once rejected; train it from commit {REMOVED_OPTIONS_COMMIT}"
+                )
+        settings.append({k: v for k, v in given.items() if k in fields})
+    return settings[0], settings[1]
+
+
 def run_variant(
     chosen: Variant, dataset, *, seed: int = config.SEED, save_to: Path | None = None
 ) -> dict:
@@ -243,18 +276,20 @@ def run_variant(
 
     ``save_to`` keeps the trained model (a ``.keras`` path) for a closer look afterwards.
     """
-    from facegen.evaluate import fairness_summary
+    from facegen.evaluation.fairness import fairness_summary
+    from facegen.modeling.inference import predict_proba
     from facegen.modeling.model import ModelConfig
-    from facegen.modeling.predict import predict_proba
-    from facegen.modeling.train import TrainConfig, save_model, train_on_dataset
+    from facegen.modeling.saving import save_model
+    from facegen.modeling.train import TrainConfig, train_on_dataset
 
+    model_settings, train_settings = current_settings(chosen)
     # A variant may ask for another input size; its faces are the same, split the same way.
     dataset = dataset.at_size(chosen.model.get("image_size", dataset.image_size))
     val_images, val_rows = dataset.part("val")
     val_labels = dataset.labels(val_rows)
     began = time.perf_counter()
     result = train_on_dataset(
-        dataset, ModelConfig(**chosen.model), TrainConfig(seed=seed, **chosen.train)
+        dataset, ModelConfig(**model_settings), TrainConfig(seed=seed, **train_settings)
     )
     seconds = time.perf_counter() - began
     if save_to is not None:
@@ -292,38 +327,3 @@ def record(row: dict, path: Path = RESULTS) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, table[list(COLUMNS)].to_csv(index=False, lineterminator="\n"))
     return path
-
-
-def load_results(path: Path = RESULTS) -> pd.DataFrame:
-    """The measured ablation, in the order of ``VARIANTS`` (empty when nothing is measured)."""
-    if not Path(path).exists():
-        return pd.DataFrame(columns=list(COLUMNS))
-    return pd.read_csv(path).reindex(columns=list(COLUMNS)).fillna({"note": ""})
-
-
-def summary_table(path: Path = RESULTS) -> pd.DataFrame:
-    """The measured ablation with reader's column names, for the training report."""
-    table = load_results(path)
-    return pd.DataFrame(
-        {
-            "variant": table["variant"],
-            "what changed": table["change"],
-            "decision": table["decision"],
-            "epochs (best)": [
-                f"{e} ({b})" for e, b in zip(table["epochs"], table["best_epoch"], strict=True)
-            ],
-            "val accuracy": table["val_accuracy"],
-            "flip-averaged": _figures(table["val_accuracy_flip"], "{:.4f}"),
-            "EOD ethnicity": _figures(table["val_eod_ethnicity"], "{:.3f}"),
-            "train s": table["train_seconds"],
-            "images/s": table["images_per_second"],
-            "parameters": table["parameters"],
-            "measured": table["measured"] + ", " + table["machine"],
-            "note": table["note"],
-        }
-    ).set_index("variant")
-
-
-def _figures(column: pd.Series, form: str) -> pd.Series:
-    """Figures as text, with "–" where one was not measured (a reader should not see NaN)."""
-    return column.map(lambda value: "–" if pd.isna(value) else form.format(value))

@@ -1,0 +1,58 @@
+"""The one preprocessing function: training, evaluation and ``facegen predict`` all call it, so a
+face is seen the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facegen import config
+from facegen.faces.decode import UnreadableImageError, decode_gray
+
+
+def preprocess_face(gray: np.ndarray, size: int = config.IMAGE_SIZE) -> np.ndarray:
+    """Resize a grayscale face crop to the model's ``size`` x ``size`` input.
+
+    INTER_AREA when shrinking (it averages, so no aliasing from 200 px crops), bilinear when
+    enlarging. Colour input is converted here too, so callers holding a BGR crop can pass it.
+    """
+    if gray.ndim == 3:
+        gray = cv2.cvtColor(gray, cv2.COLOR_BGRA2GRAY if gray.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+    if gray.dtype != np.uint8:
+        gray = cv2.normalize(gray, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    shrinking = gray.shape[0] >= size and gray.shape[1] >= size
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(gray, (size, size), interpolation=interpolation)
+
+
+def load_face(path: str | os.PathLike, size: int = config.IMAGE_SIZE) -> np.ndarray:
+    """Read one already-cropped face file into the model's input (raises UnreadableImageError)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UnreadableImageError(str(path), f"cannot be read ({exc.strerror or exc})") from None
+    return preprocess_face(decode_gray(data, str(path)), size)
+
+
+def preprocessing_steps(
+    paths: Sequence[str | os.PathLike], size: int = config.IMAGE_SIZE
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """The original (BGR), grayscale and model-input image of each file, to show the pipeline.
+
+    Uses the same ``decode_gray`` and ``preprocess_face`` as training, so what the notebook
+    shows is what the model gets.
+    """
+    originals, grays, finals = [], [], []
+    for path in paths:
+        data = Path(path).read_bytes()
+        originals.append(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
+        gray = decode_gray(data, str(path))
+        grays.append(gray)
+        finals.append(preprocess_face(gray, size))
+    return originals, grays, finals

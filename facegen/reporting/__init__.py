@@ -1,0 +1,1 @@
+"""Run folders, the papermill pipeline, HTML pages, figures and the model card."""
