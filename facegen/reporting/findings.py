@@ -1,0 +1,205 @@
+"""What each page found, in a few plain sentences: the summary it opens with and its conclusions.
+
+The sentences are built from the same numbers the page shows, so they cannot drift from them;
+the comparison with the previous run says what changed, and whether that is more than noise.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from facegen.data.dataset import Dataset
+
+
+def previous_run(run_root: str | Path) -> dict[str, Any] | None:
+    """The newest other complete run beside this one with the same profile: its manifest.
+
+    Runs of another profile (a smoke run beside a full one) are not comparable, so they are
+    skipped; None when there is nothing to compare with.
+    """
+    root = Path(run_root)
+    mine = _read_json(root / "manifest.json") or {}
+    profile = (mine.get("parameters") or {}).get("profile")
+    for path in sorted(root.parent.glob("*/manifest.json"), reverse=True):
+        if path.parent == root:
+            continue
+        manifest = _read_json(path)
+        if not manifest or manifest.get("status") != "complete" or not manifest.get("headline"):
+            continue
+        if profile and (manifest.get("parameters") or {}).get("profile") != profile:
+            continue
+        return manifest
+    return None
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    """0.9162 -> '91.6%'; a missing value is a dash, never 'nan%'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{100 * value:.{digits}f}%"
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    if low is None or high is None:
+        return ""
+    return f" (95% interval {percent(low)} to {percent(high)})"
+
+
+def data_summary(dataset: Dataset) -> str:
+    """Who is in the data and what was left out."""
+    used = dataset.used
+    quality = dataset.quality
+    women = float((used["gender"] == "female").mean())
+    ethnicity = used["ethnicity"].value_counts()
+    bands = used["age_band"].value_counts()
+    excluded = quality.found - quality.used
+    lines = [
+        f"- **{quality.used:,} of {quality.found:,} files are used**; {excluded:,} were left out "
+        "(unreadable names, duplicate copies, copies whose labels disagree), each listed below "
+        "with its reason.",
+        f"- **{percent(women)} of the faces are labelled female.**",
+        f"- Largest ethnicity group: {ethnicity.index[0]} ({ethnicity.iloc[0]:,} faces); smallest: "
+        f"{ethnicity.index[-1]} ({ethnicity.iloc[-1]:,}). Largest age band: {bands.index[0]} "
+        f"({bands.iloc[0]:,}); smallest: {bands.index[-1]} ({bands.iloc[-1]:,}).",
+        "- Small groups give wide intervals later: read every subgroup figure with its count.",
+    ]
+    if len(used) < quality.used:
+        lines.insert(
+            1,
+            f"- This run uses a seeded sample of {len(used):,} of them (its profile's "
+            "`max_images`); the counts below are the sample's.",
+        )
+    return "**What this page found**\n\n" + "\n".join(lines)
+
+
+def split_summary(dataset: Dataset) -> str:
+    """How the faces were divided, and how evenly each split mirrors the whole."""
+    sizes = dataset.split_sizes()["files"]
+    used = dataset.used
+    whole = used["gender"].eq("female").mean()
+    shares = used.groupby("split", observed=True)["gender"].apply(lambda g: g.eq("female").mean())
+    worst = float((shares - whole).abs().max())
+    parts = ", ".join(f"{name} {int(n):,}" for name, n in sizes.items())
+    lines = [
+        f"- **Split: {parts}** faces, stratified by gender, ethnicity and age band, seed "
+        f"{dataset.seed}.",
+        f"- The share of women differs from the whole by at most {100 * worst:.2f} points in any "
+        "split"
+        + (", so each split mirrors the data." if worst < 0.02 else ": small splits vary more."),
+        "- Near-duplicate photos are kept on one side of the split: no face leaks from training "
+        "into the test set.",
+    ]
+    return "**What this page found**\n\n" + "\n".join(lines)
+
+
+def training_summary(summary: Mapping[str, Any], previous: Mapping[str, Any] | None = None) -> str:
+    """The epoch kept, its validation accuracy and the cost, against the previous run."""
+    lines = [
+        f"- **Best validation accuracy {percent(summary['best_val_accuracy'])}** at epoch "
+        f"{summary['best_epoch']} of {summary['epochs_run']}; that epoch's weights are kept.",
+        f"- Training took {summary['train_seconds']:.0f} s "
+        f"({summary['train_images_per_second']:.0f} images per second, {summary['strategy']}), "
+        f"{summary['parameters']:,} parameters.",
+    ]
+    before = (previous or {}).get("training") or {}
+    if before.get("best_val_accuracy") is not None:
+        change = summary["best_val_accuracy"] - before["best_val_accuracy"]
+        lines.append(
+            f"- Previous run ({previous['run_id']}): {percent(before['best_val_accuracy'])}, "
+            f"a change of {100 * change:+.2f} points."
+        )
+    return "**What this page found**\n\n" + "\n".join(lines)
+
+
+def _weakest(table: pd.DataFrame | list, column: str, k: int = 2) -> list[str]:
+    frame = pd.DataFrame(table)
+    frame = frame[frame["n"] > 0].nsmallest(k, "accuracy")
+    return [
+        f"{column.replace('_', ' ')} {row[column]}: {percent(row['accuracy'])} "
+        f"[{percent(row['accuracy_low'])}, {percent(row['accuracy_high'])}], n={int(row['n']):,}"
+        for _, row in frame.iterrows()
+    ]
+
+
+def evaluation_summary(
+    metrics: Mapping[str, Any], previous: Mapping[str, Any] | None = None
+) -> str:
+    """Accuracy with its interval, the weakest groups, the fairness reading, what changed."""
+    head = metrics["headline"]
+    weakest = _weakest(metrics["subgroups"]["age_band"], "age_band")
+    weakest += _weakest(metrics["subgroups"]["ethnicity"], "ethnicity", k=1)
+    lines = [
+        f"- **Test accuracy {percent(head['test_accuracy'])}**"
+        f"{_interval(head.get('test_accuracy_low'), head.get('test_accuracy_high'))} on "
+        f"{head['n_test']:,} faces the model never saw; macro F1 {head['f1_macro']:.3f}.",
+        "- **Weakest groups**: " + "; ".join(weakest) + ".",
+    ]
+    eod = head.get("equalized_odds_difference_ethnicity")
+    if eod is not None:
+        fair = metrics["fairness"]["ethnicity"]
+        p = fair.get("eod_p_value")
+        lines.append(
+            f"- Across ethnicities the error rates differ by up to {eod:.3f} (equalized-odds "
+            f"difference); a model with equal rates would show about "
+            f"{fair.get('eod_equal_rates_median', math.nan):.3f} on groups of these sizes"
+            + (f" (p = {p:.3f})." if p is not None else ".")
+        )
+    lines.append(_change_line(head, previous))
+    return "**What this page found**\n\n" + "\n".join(line for line in lines if line)
+
+
+def _change_line(head: Mapping[str, Any], previous: Mapping[str, Any] | None) -> str:
+    before = (previous or {}).get("headline") or {}
+    if before.get("test_accuracy") is None:
+        return "- No earlier complete run of this profile to compare with."
+    change = head["test_accuracy"] - before["test_accuracy"]
+    width = (head.get("test_accuracy_high") or 0) - (head.get("test_accuracy_low") or 0)
+    verdict = (
+        "within this run's interval, so not a measurable change"
+        if abs(change) < width / 2
+        else "larger than half this run's interval"
+    )
+    return (
+        f"- Previous run ({previous['run_id']}): {percent(before['test_accuracy'])}; "
+        f"a change of {100 * change:+.2f} points, {verdict}."
+    )
+
+
+def evaluation_conclusions(metrics: Mapping[str, Any]) -> str:
+    """What a reader should take away, from the figures above."""
+    head = metrics["headline"]
+    children = head.get("children_0_12_accuracy")
+    older = head.get("age_60_plus_accuracy")
+    lines = [
+        "**Conclusions**",
+        "",
+        f"- Overall the model labels {percent(head['test_accuracy'])} of UTKFace test faces as "
+        "their annotators did. That is a figure for faces framed like UTKFace's; faces from "
+        "elsewhere are measured separately.",
+    ]
+    if children is not None:
+        lines.append(
+            f"- Children are its hardest case ({percent(children)} for ages 0-12, "
+            f"n={head.get('children_0_12_n', 0):,}): before puberty faces carry little of what "
+            "separates the labels, and UTKFace's labels for babies are themselves uncertain."
+        )
+    if older is not None:
+        lines.append(f"- Ages 60 and over: {percent(older)} (n={head.get('age_60_plus_n', 0):,}).")
+    lines.append(
+        "- Differences between groups smaller than their intervals are not evidence of a "
+        "difference; the fairness table sets each gap beside what chance alone would give."
+    )
+    return "\n".join(lines)

@@ -1,0 +1,94 @@
+"""The report pages' text, as Jinja2 templates, and the few filters that format their numbers.
+
+The wording lives in the ``*.j2`` files beside this module so it can be read and edited as text;
+the code around them only gathers numbers. HTML templates (``*.html.j2``) are autoescaped, since
+run ids and group names come from files and folder names anyone can write; Markdown templates
+are not, and are escaped when they are turned into HTML instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import jinja2
+
+MISSING = "–"
+"""What every page prints for a figure the run did not record, or that is undefined."""
+
+
+def as_number(value: Any) -> float | None:
+    """The value as a number, or None when it is missing, not a number, or NaN (json's NaN is
+    how metrics.json records an undefined figure)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return None if math.isnan(value) else value
+
+
+def pct(value: Any, digits: int = 1) -> str:
+    number = as_number(value)
+    return MISSING if number is None else f"{100 * number:.{digits}f}%"
+
+
+def fixed(value: Any, digits: int = 3) -> str:
+    """Floats to ``digits`` decimals; integers and text as they are, since an epoch count or a
+    profile name has no decimals to round."""
+    if isinstance(value, float):
+        return MISSING if math.isnan(value) else f"{value:.{digits}f}"
+    return MISSING if value is None or value == "" else str(value)
+
+
+def count(value: Any) -> str:
+    """Thousands separated, so 23,708 reads at a glance."""
+    number = as_number(value)
+    return MISSING if number is None else f"{number:,.0f}"
+
+
+def p_value(value: Any) -> str:
+    """Three decimals, but never "0.000": the smallest p of 2,000 draws is 1/2001."""
+    number = as_number(value)
+    if number is not None and number < 0.001:
+        return "<0.001"
+    return fixed(number)
+
+
+def words(value: Any) -> str:
+    """A key as a person would write it: ``age_band`` reads "age band"."""
+    return MISSING if value is None else str(value).replace("_", " ")
+
+
+def cell(value: Any) -> str:
+    """Text safe inside a Markdown table, where a bare "|" would end the cell."""
+    return str(value).replace("|", "\\|")
+
+
+def interval(low: Any, high: Any) -> str:
+    """"low – high" in percent, or a single "–" when the run recorded no interval."""
+    if as_number(low) is None and as_number(high) is None:
+        return MISSING
+    return f"{pct(low)} – {pct(high)}"
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    """One environment for every page: loading from the package keeps the templates found when
+    facegen is installed from a wheel, and StrictUndefined turns a misspelt name in a template
+    into an error rather than a silently empty sentence."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("facegen.reporting", "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        pct=pct, fixed=fixed, count=count, p_value=p_value, words=words, cell=cell
+    )
+    env.globals.update(interval=interval, MISSING=MISSING)
+    return env
+
+
+def render(name: str, **context: Any) -> str:
+    return environment().get_template(name).render(**context)
