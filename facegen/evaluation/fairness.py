@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from fairlearn.metrics import (
-    MetricFrame,
     count,
     equalized_odds_difference,
     false_positive_rate,
@@ -19,7 +18,12 @@ from fairlearn.metrics import (
 from sklearn.metrics import accuracy_score
 
 from facegen.evaluation.inputs import checked_inputs, group_columns
-from facegen.evaluation.subgroups import GROUP_SEPARATOR, group_name, iter_groups, typed_like
+from facegen.evaluation.subgroups import (
+    GROUP_SEPARATOR,
+    group_name,
+    grouped_metrics,
+    typed_like,
+)
 
 
 def equal_rates_reference(
@@ -95,28 +99,22 @@ def fairness_summary(
     known = frame[columns].notna().all(axis=1).to_numpy()
     if not known.any():
         raise ValueError(f"no row has a known value for {columns}")
-    features = frame.loc[known, columns].reset_index(drop=True)
-    features_arg = features[columns[0]] if len(columns) == 1 else features
-    labels, predictions = labels[known], predictions[known]
-    metric_frame = MetricFrame(
-        metrics={
+    _, by_group = grouped_metrics(
+        frame,
+        columns,
+        labels,
+        predictions,
+        {
             "accuracy": accuracy_score,
             "selection_rate": selection_rate,
             "true_positive_rate": true_positive_rate,
             "false_positive_rate": false_positive_rate,
             "count": count,
         },
-        y_true=labels,
-        y_pred=predictions,
-        sensitive_features=features_arg,
     )
-    by_group = metric_frame.by_group
-    order = [tuple(str(part) for part in key) for key, _ in iter_groups(features, columns)]
-    by_group = by_group.reindex(
-        pd.MultiIndex.from_tuples(order, names=columns)
-        if len(columns) > 1
-        else pd.Index([key[0] for key in order], name=columns[0])
-    )
+    features = frame.loc[known, columns].reset_index(drop=True)
+    features_arg = features[columns[0]] if len(columns) == 1 else features
+    labels, predictions = labels[known], predictions[known]
     accuracy = by_group["accuracy"].astype(float)
     worst, best = accuracy.idxmin(), accuracy.idxmax()
     table = by_group.reset_index()
@@ -129,7 +127,7 @@ def fairness_summary(
         "worst_group_accuracy": float(accuracy[worst]),
         "best_group": group_name(best),
         "best_group_accuracy": float(accuracy[best]),
-        "accuracy_gap": float(metric_frame.difference(method="between_groups")["accuracy"]),
+        "accuracy_gap": float(accuracy.max() - accuracy.min()),
         "equalized_odds_difference": eod,
         **reference,
         "by_group": typed_like(table, frame, columns),

@@ -5,10 +5,12 @@ who the errors fall on.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from fairlearn.metrics import MetricFrame
 
 from facegen.evaluation.inputs import checked_inputs, group_columns
 from facegen.evaluation.metrics import bootstrap_interval, confusion_counts, rates_from_counts
@@ -75,14 +77,13 @@ def subgroup_table(
     """
     labels, _, predictions = checked_inputs(y_true, y_prob, threshold, frame)
     columns = group_columns(frame, by)
+    rates = {name: _rate(name) for name in _POINT_METRICS}
+    groups, by_group = grouped_metrics(frame, columns, labels, predictions, rates)
     rows = []
-    for key, members in iter_groups(frame, columns):
+    for (key, members), (_, point) in zip(groups, by_group.iterrows(), strict=True):
         if len(members) < min_count:
             continue
-        tp, fp, fn, tn = confusion_counts(labels[members], predictions[members])
-        rates = {name: float(value) for name, value in rates_from_counts(tp, fp, fn, tn).items()}
-        both_classes = (tp + fn) > 0 and (tn + fp) > 0
-        f1_macro = (rates["f1_male"] + rates["f1_female"]) / 2 if both_classes else math.nan
+        both_classes = not (math.isnan(point["recall_female"]) or math.isnan(point["recall_male"]))
         low, high = bootstrap_interval(
             labels[members], predictions[members], "accuracy", n_boot=n_boot, seed=seed
         )
@@ -90,20 +91,77 @@ def subgroup_table(
             {
                 **dict(zip(columns, key, strict=True)),
                 "n": len(members),
-                "accuracy": rates["accuracy"],
+                "accuracy": point["accuracy"],
                 "accuracy_low": low,
                 "accuracy_high": high,
-                "recall_male": rates["recall_male"],
-                "recall_female": rates["recall_female"],
-                "precision_female": rates["precision_female"] if both_classes else math.nan,
-                "f1_macro": f1_macro,
-                "error_rate": 1 - rates["accuracy"],
+                "recall_male": point["recall_male"],
+                "recall_female": point["recall_female"],
+                "precision_female": point["precision_female"] if both_classes else math.nan,
+                "f1_macro": (point["f1_male"] + point["f1_female"]) / 2
+                if both_classes
+                else math.nan,
+                "error_rate": 1 - point["accuracy"],
                 "share": len(members) / len(frame),
             }
         )
     table = pd.DataFrame(rows, columns=[*columns, *SUBGROUP_COLUMNS])
     table["n"] = table["n"].astype(np.int64)
     return typed_like(table, frame, columns)
+
+
+_POINT_METRICS = (
+    "accuracy",
+    "recall_male",
+    "recall_female",
+    "precision_female",
+    "f1_male",
+    "f1_female",
+)
+
+
+def _rate(name: str) -> Callable[[np.ndarray, np.ndarray], float]:
+    """A MetricFrame metric computed from confusion counts, so an undefined rate is NaN, not 0,
+    and the figures equal the bootstrap's to the last digit."""
+
+    def metric(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        return float(rates_from_counts(*confusion_counts(y_true, y_pred))[name])
+
+    metric.__name__ = name
+    return metric
+
+
+def grouped_metrics(
+    frame: pd.DataFrame,
+    columns: list[str],
+    labels: np.ndarray,
+    predictions: np.ndarray,
+    metrics: dict[str, Callable],
+) -> tuple[list[tuple[tuple[Any, ...], np.ndarray]], pd.DataFrame]:
+    """fairlearn's ``MetricFrame`` per group of ``columns``, in the frame's category order.
+
+    Returns the groups (key, row positions) beside ``by_group`` row for row: the positions feed
+    the per-group bootstrap, which MetricFrame does not do. Rows with an unknown group value
+    form no group. fairlearn would sort the groups as strings; they are put back in category
+    order here so "3-12" follows "0-2".
+    """
+    groups = iter_groups(frame, columns)
+    known = frame[columns].notna().all(axis=1).to_numpy()
+    if not known.any():
+        return groups, pd.DataFrame(columns=list(metrics))
+    features = frame.loc[known, columns].reset_index(drop=True)
+    metric_frame = MetricFrame(
+        metrics=metrics,
+        y_true=labels[known],
+        y_pred=predictions[known],
+        sensitive_features=features[columns[0]] if len(columns) == 1 else features,
+    )
+    order = [tuple(str(part) for part in key) for key, _ in groups]
+    index = (
+        pd.MultiIndex.from_tuples(order, names=columns)
+        if len(columns) > 1
+        else pd.Index([key[0] for key in order], name=columns[0])
+    )
+    return groups, metric_frame.by_group.reindex(index)
 
 
 def group_name(key: Any) -> str:
