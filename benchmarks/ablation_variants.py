@@ -5,9 +5,10 @@
 shows. Choices were made on the validation split only.
 
 Options that were tried and rejected (a flatten head, residual blocks, per-face standardisation,
-label smoothing, weight averaging, loss weights, Keras' chained augmentation layers) have left the
-model code; the variants that used them keep their settings here as a record and are trained from
-the commit named in ``REMOVED_OPTIONS_COMMIT``.
+label smoothing, weight averaging, loss weights, Keras' chained augmentation layers, SiLU, a
+strided stem with two convolutions per block) have left the model code; the variants that used
+them keep their settings here as a record and are trained from the commit named in
+``REMOVED_OPTIONS_COMMIT``. Why each was rejected: docs/decisions.md.
 """
 
 from __future__ import annotations

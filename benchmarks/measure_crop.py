@@ -2,10 +2,10 @@
 
 UTKFace ships each face twice: ``crop_part1/`` holds in-the-wild crops with background, and
 ``UTKFace/`` the aligned, tightly cropped version of the same file name. For a random sample this
-script detects the face in the in-the-wild crop, cuts it with ``facegen.detect.crop_face`` under
-several margins, preprocesses it, and prints the mean pixel correlation with the aligned face
-(1.0 = identical model input). It checks ``CROP_BOX_FRACTION`` and ``CROP_BOX_CENTRE_Y``, and the
-fraction of faces the detector finds.
+script detects the face in the in-the-wild crop, cuts it with ``facegen.faces.detect.crop_face``
+under several margins, preprocesses it, and prints the mean pixel correlation with the aligned
+face (1.0 = identical model input). It checks ``CROP_BOX_FRACTION`` and ``CROP_BOX_CENTRE_Y``,
+and the fraction of faces the detector finds.
 
     FACEGEN_DATA_DIR=../shared/utkface/UTKFace python benchmarks/measure_crop.py [--n 600]
 """

@@ -271,10 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=config.VIEW_SETS,
         default=None,
         help="test-time augmentation: classify each face once (none), average it with its "
-        "mirror image (flip), or also with one-pixel shifts of both (flip+shift, ten views). "
-        "Default: the views the model's run was evaluated with (its training.json), else "
-        f"{config.TEST_TIME_VIEWS}. flip+shift scored 0.25 points higher than flip on "
-        "validation, with no difference measured on test, at a fifth of the speed",
+        "mirror image (flip), or also with one-pixel shifts of both (flip+shift, ten views, "
+        "the slowest). Default: the views the model's run was evaluated with (its "
+        f"training.json), else {config.TEST_TIME_VIEWS}",
     )
     predict.add_argument("--progress", action="store_true", help="progress bar even when piped")
     predict.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")

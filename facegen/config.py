@@ -65,19 +65,11 @@ REPORTED_PACKAGES = (
 
 IMAGE_SIZE = 48
 VIEW_SETS = ("none", "flip", "flip+shift")
-"""Test-time views (``facegen.modeling.predict``): the face alone; with its mirror image; and both
-moved one pixel right, left, down and up (ten views)."""
+"""Test-time views (``facegen.modeling.inference``): the face alone; with its mirror image; and
+both moved one pixel right, left, down and up (ten views)."""
 TEST_TIME_VIEWS = "flip+shift"
-"""Test-time augmentation: the views of each face whose probabilities are averaged when
-classifying, one of ``VIEW_SETS``. One setting for the evaluation notebook and
-``facegen predict`` alike, so they always agree. Chosen on the validation split: the mirror image
-added 0.47 points for the default model of the time (0.9110 -> 0.9157); one-pixel shifts of the
-face and of its mirror image added 0.25 more on average over fifteen trained models (from +0.04 to
-+0.69, never a loss; benchmarks/results/tta.csv, written by benchmarks/measure_tta.py), at ten
-times the cost of a single view. Read afterwards, once, on the test splits of seeds 42, 43 and 44,
-the shifts changed accuracy by -0.39, +0.04 and +0.30 points: thirteen of those fifteen models
-shared one validation split, and the real gain is within the noise of a 2,300-face split.
-``facegen predict`` uses the views a model's run recorded, so older runs keep theirs."""
+"""The views (one of ``VIEW_SETS``) averaged by the evaluation notebook and ``facegen predict``
+alike; chosen on validation, its test gain unconfirmed (docs/decisions.md)."""
 IMAGE_SIZE_RANGE = (16, 512)  # smaller loses the face; larger than any UTKFace image is pointless
 SEED = 42
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # train, validation, test
@@ -85,8 +77,7 @@ SPLIT_NAMES = ("train", "val", "test")
 
 # Near-duplicates (the same photo re-encoded or slightly re-cropped) are kept on one side of the
 # split. A 64-bit perceptual hash within MAX_BITS proposes a pair; a zero-mean pixel correlation of
-# at least MIN_CORRELATION confirms it. Chosen on UTKFace by eye: pairs at >= 0.95 were the same
-# photo, pairs at 0.90-0.95 mostly different people (see split.near_duplicate_groups).
+# at least MIN_CORRELATION confirms it (data.near_duplicates; thresholds in docs/decisions.md).
 NEAR_DUPLICATE_MAX_BITS = 10
 NEAR_DUPLICATE_MIN_CORRELATION = 0.95
 

@@ -1,5 +1,5 @@
-"""Byte-identical copies and near-duplicates: found once, so no photo sits on both sides of a split
-and no conflicting label reaches training.
+"""Byte-identical copies, found by content hash: one copy is kept, and none when their labels
+conflict, so no conflicting label reaches training (near-duplicates: ``near_duplicates``).
 """
 
 from __future__ import annotations

@@ -81,7 +81,8 @@ def _kind_of_note(note: str) -> str:
 
 
 def quality_report(frame: pd.DataFrame) -> QualityReport:
-    """Summarise the decisions recorded in ``frame`` (see ``facegen.dataset`` for the rules)."""
+    """Summarise the decisions recorded in ``frame`` (the rules: ``facegen.data.utkface`` and
+    ``facegen.data.duplicates``)."""
     used = frame["status"].eq(OK)
     excluded = frame.loc[~used, "status"].value_counts().sort_index()
     kinds = frame.loc[used, "note"].map(_kind_of_note)

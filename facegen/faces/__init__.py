@@ -1,1 +1,1 @@
-"""Image to model input: decode, find the face, align it, preprocess it; one path for every face."""
+"""Image to model input: decode, find the face, crop it, preprocess it; one path for every face."""

@@ -108,7 +108,7 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
     """
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__, "facegen.inference"])
+        context.set_forkserver_preload([__name__, "facegen.predict.classify"])
     else:
         context = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(

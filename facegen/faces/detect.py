@@ -3,9 +3,8 @@
 The detector is OpenCV's frontal-face Haar cascade, which ships inside the opencv wheel: nothing is
 downloaded at run time. A Haar box is tighter than a UTKFace crop, so each box is widened and
 shifted to the crop the model was trained on (``CROP_*`` below, measured on the training images),
-the way that matched UTKFace's own crops best (``benchmarks/measure_crop.py``). Levelling the eyes
-with OpenCV's eye cascade was tried and dropped: on 199 faces it lowered the match (0.820 against
-0.825 mean correlation), as the eye detector is noisier than the faces are tilted.
+the way that matched UTKFace's own crops best (``benchmarks/measure_crop.py``). The crops are not
+rotated: levelling the eyes with OpenCV's eye cascade matched worse (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -17,9 +16,8 @@ import cv2
 import numpy as np
 
 # Where the Haar box sits inside a UTKFace aligned crop: 83% of the crop's width, centred
-# horizontally, its centre at 44% of the height. The median over the 834 of 1,500 random aligned
-# crops in which the cascade found a face; benchmarks/measure_crop.py confirms it on the same faces
-# in the wild (the best of 30 margins, 0.825 mean correlation with the aligned crop).
+# horizontally, its centre at 44% of the height. Measured on UTKFace's aligned crops and checked by
+# benchmarks/measure_crop.py (figures in docs/decisions.md).
 CROP_BOX_FRACTION = 0.83
 CROP_BOX_CENTRE_Y = 0.44
 

@@ -1,12 +1,9 @@
 """Training augmentation as one geometric transform, so each face is resampled only once.
 
-Keras' ``RandomRotation``, ``RandomZoom`` and ``RandomTranslation`` each interpolate the image
-in turn. Three bilinear passes in a row blur a 48x48 face: over 512 validation faces the mean
-variance of the Laplacian (a sharpness measure) fell from 905 to 253 through the chained layers,
-while one pass of the same combined transform keeps 531 (``benchmarks/measure_blur.py``). The
-model would then train on softer faces than it is tested on. Here flip, rotation, scale and
-shift are composed into a single matrix and applied by one ``affine_transform``; a plain flip
-maps pixels onto pixels and adds no blur at all.
+Keras' chained ``RandomRotation``, ``RandomZoom`` and ``RandomTranslation`` interpolate a face three
+times, and the blur trains the model on softer faces than it is tested on (measured by
+``benchmarks/measure_blur.py``; docs/decisions.md). Here flip, rotation, scale and shift are
+composed into one matrix and applied by one ``affine_transform``; a plain flip adds no blur.
 """
 
 from __future__ import annotations

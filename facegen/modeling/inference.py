@@ -23,10 +23,9 @@ _INFERENCE = weakref.WeakKeyDictionary()
 def _inference_function(model: keras.Model):
     """The model's forward pass as one traced TensorFlow function, made once per model.
 
-    ``model.predict`` rebuilds a data pipeline and steps through Keras' loop on every call: on
-    2 cores it ran at 790-1,050 faces/s where a traced call of the same model ran at 1,900-2,200
-    (separate runs on a busy machine). The shape is fixed at (any, size, size, 1) so the last,
-    smaller batch does not trigger a new trace.
+    ``model.predict`` rebuilds a data pipeline and steps through Keras' loop on every call, which
+    costs speed (measured: docs/decisions.md). The shape is fixed at (any, size, size, 1) so the
+    last, smaller batch does not trigger a new trace.
     """
     import tensorflow as tf
 

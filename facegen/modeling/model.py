@@ -3,7 +3,7 @@
 Augmentation lives inside the model as a layer (``facegen.modeling.augment``): it runs only in
 training and passes faces through untouched at inference, it travels with the saved ``.keras``
 file, and prediction needs nothing but the uint8 48x48 face that
-``facegen.features.preprocess_face`` makes.
+``facegen.faces.preprocess.preprocess_face`` makes.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ class ModelConfig:
 
     image_size: int = 48
     # Five blocks, pooling after each but the last (48 -> 24 -> 12 -> 6 -> 3); channels grow where
-    # the maps are small. Light regularisation: in this budget the model underfits.
+    # the maps are small. Light regularisation: in this budget the model underfits. The ablation
+    # behind each default: docs/decisions.md.
     widths: tuple[int, ...] = (8, 32, 64, 128, 256)
     dropout: float = 0.1
     rotation: float = 0.02  # fraction of a full turn: 0.02 is about 7 degrees either way

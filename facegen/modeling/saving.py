@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
-
-import keras
+from typing import TYPE_CHECKING
 
 from facegen.atomic import atomic_path
+from facegen.errors import FacegenError
+
+if TYPE_CHECKING:  # Keras is imported on first use: the command line starts without it
+    import keras
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(FacegenError):
     """The model file is missing, damaged or not a facegen model; the message says which."""
 
 

@@ -98,10 +98,10 @@ def _analysed(
 ) -> Iterator[list[ImageResult]]:
     """Results in input order, a chunk at a time, decoded while the caller classifies.
 
-    Already-cropped faces are small: decoding one costs about a seventh of classifying it, and
-    shipping results back from worker processes cost more than it saved (4,500 against 7,200
-    faces/s on 2 cores), so they are decoded on a thread next to the model. Photos need face
-    detection, which costs far more than the model, so they go to worker processes.
+    Already-cropped faces are cheap to decode, and shipping them back from worker processes costs
+    more than it saves, so they are decoded on a thread next to the model (docs/decisions.md).
+    Photos need face detection, which costs far more than the model, so they go to worker
+    processes.
     """
     readable = [item for item in inputs if item.problem is None]
     chunks = [
