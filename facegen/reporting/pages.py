@@ -9,9 +9,11 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from facegen import config
 from facegen.atomic import atomic_write_text
+from facegen.reporting.templates import render
 
 _CODE_TOGGLE = """
 <style>
@@ -52,75 +54,83 @@ def export_html(notebook: Path, target: Path, run_id: str) -> Path:
     return target
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return html.escape(str(value))
+def _status(manifest: dict) -> str:
+    """The run's status, and for a failed or interrupted one where it stopped, so the index says
+    which notebook to open without opening the manifest."""
+    status = manifest.get("status", "?")
+    if status not in ("failed", "interrupted"):
+        return status
+    failure = manifest.get("failure", {})
+    where = (
+        f"{failure['notebook']} cell [{failure.get('cell')}]"
+        if failure.get("notebook")
+        else "training (facegen train)"
+    )
+    return f"{status} in {where}"
+
+
+def _links(run_dir: Path) -> list[dict[str, str]]:
+    """The run's pages that exist, relative to the index; quoted, since a run id is a folder name
+    and may hold characters a URL cannot."""
+    run = quote(run_dir.name)
+    links = [
+        {
+            "href": f"{run}/{name}.html",
+            "label": name[:2],
+            "title": config.NOTEBOOK_TITLES.get(name, name),
+        }
+        for name in config.NOTEBOOKS
+        if (run_dir / f"{name}.html").exists()
+    ]
+    if (run_dir / "model_card.html").exists():
+        links.append({"href": f"{run}/model_card.html", "label": "model card", "title": ""})
+    links.append({"href": f"{run}/manifest.json", "label": "manifest", "title": ""})
+    return links
+
+
+def _index_row(run_dir: Path, manifest: dict) -> dict[str, Any]:
+    """One run as the index template reads it: raw numbers, ``None`` where not recorded."""
+    head = manifest.get("headline", {})
+    params = manifest.get("parameters", {})
+    return {
+        "run": run_dir.name,
+        "state": manifest.get("status", ""),
+        "status": _status(manifest),
+        "failure": manifest.get("failure", {}).get("message", ""),
+        "profile": params.get("profile"),
+        "epochs": params.get("epochs"),
+        "accuracy": head.get("test_accuracy"),
+        "low": head.get("test_accuracy_low"),
+        "high": head.get("test_accuracy_high"),
+        "f1_macro": head.get("f1_macro"),
+        "worst": head.get("worst_subgroup"),
+        "worst_accuracy": head.get("worst_subgroup_accuracy"),
+        "worst_n": head.get("worst_subgroup_n"),
+        "external": head.get("external_accuracy"),
+        "external_low": head.get("external_accuracy_low"),
+        "external_high": head.get("external_accuracy_high"),
+        "external_collection": head.get("external_collection"),
+        "wall_seconds": manifest.get("wall_seconds"),
+        "links": _links(run_dir),
+    }
 
 
 def write_index(root: str | os.PathLike | None = None) -> Path:
-    """``reports/index.html``: every run, newest first, with its headline numbers and links."""
+    """``reports/index.html``: every run, newest first, with its headline numbers and links.
+
+    Runs whose manifest cannot be read are left out rather than failing the index, which is
+    rewritten after every run and must not be blocked by one broken folder.
+    """
     root = Path(root).absolute() if root else config.REPORTS_DIR
     rows = []
     for manifest_path in sorted(root.glob("*/manifest.json"), reverse=True):
         try:
             manifest = json.loads(manifest_path.read_text())
-        except (OSError, json.JSONDecodeError):
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             continue
-        run = manifest_path.parent.name
-        head = manifest.get("headline", {})
-        params = manifest.get("parameters", {})
-        status = manifest.get("status", "?")
-        if status in ("failed", "interrupted"):
-            failure = manifest.get("failure", {})
-            where = (
-                f"{failure['notebook']} cell [{failure.get('cell')}]"
-                if failure.get("notebook")
-                else "training (facegen train)"
-            )
-            status = f"{status} in {where}"
-        links = " ".join(
-            f'<a href="{run}/{name}.html">{name[:2]}</a>'
-            for name in config.NOTEBOOKS
-            if (manifest_path.parent / f"{name}.html").exists()
-        )
-        if (manifest_path.parent / "model_card.html").exists():
-            links += f' <a href="{run}/model_card.html">model card</a>'
-        links += f' <a href="{run}/manifest.json">manifest</a>'
-        accuracy = head.get("test_accuracy")
-        interval = (
-            f" [{_fmt(head.get('test_accuracy_low'))}, {_fmt(head.get('test_accuracy_high'))}]"
-            if accuracy is not None
-            else ""
-        )
-        worst = (
-            f"{_fmt(head.get('worst_subgroup'))}: {_fmt(head.get('worst_subgroup_accuracy'))}"
-            if head.get("worst_subgroup")
-            else "–"
-        )
-        rows.append(
-            f"<tr class='{html.escape(manifest.get('status', ''))}'><td>{html.escape(run)}</td>"
-            f"<td>{html.escape(status)}</td><td>{_fmt(params.get('profile'))}</td>"
-            f"<td>{_fmt(params.get('epochs'))}</td><td>{_fmt(accuracy)}{interval}</td>"
-            f"<td>{_fmt(head.get('f1_macro'))}</td><td>{worst}</td>"
-            f"<td>{_fmt(manifest.get('wall_seconds'), 0)} s</td><td>{links}</td></tr>"
-        )
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>facegen runs</title>
-<style>body{{font:14px system-ui,sans-serif;margin:2em;color:#222}}
-table{{border-collapse:collapse}}
-td,th{{padding:6px 10px;border-bottom:1px solid #ddd;text-align:left}}
-tr.failed td,tr.running td{{color:#a00}}th{{background:#f4f4f4}}</style></head><body>
-<h1>facegen runs</h1>
-<p>Facial gender classification on UTKFace (binary perceived-gender labels). Test accuracy with its
-95% bootstrap interval; the worst subgroup is the lowest accuracy among age bands, ethnicities and
-genders. Failed or unfinished runs are marked and hold no result.</p>
-<table><tr><th>run</th><th>status</th><th>profile</th><th>epochs</th><th>test accuracy</th>
-<th>macro F1</th><th>worst subgroup</th><th>wall time</th><th>pages</th></tr>
-{"".join(rows) or "<tr><td colspan=9>No runs yet: <code>make report</code></td></tr>"}
-</table></body></html>
-"""
+        if isinstance(manifest, dict):
+            rows.append(_index_row(manifest_path.parent, manifest))
+    external = any(row["external"] is not None for row in rows)
     target = root / "index.html"
-    atomic_write_text(target, page)
+    atomic_write_text(target, render("index.html.j2", rows=rows, external=external))
     return target

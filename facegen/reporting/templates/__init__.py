@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
+if TYPE_CHECKING:
+    import jinja2
 
 MISSING = "–"
 """What every page prints for a figure the run did not record, or that is undefined."""
@@ -53,6 +54,17 @@ def p_value(value: Any) -> str:
     return fixed(number)
 
 
+def duration(seconds: Any) -> str:
+    """Seconds for a smoke run, minutes or hours for a real one: "2,712 s" makes the reader
+    divide."""
+    number = as_number(seconds)
+    if number is None:
+        return MISSING
+    if number < 120:
+        return f"{number:.0f} s"
+    return f"{number / 60:.0f} min" if number < 7200 else f"{number / 3600:.1f} h"
+
+
 def words(value: Any) -> str:
     """A key as a person would write it: ``age_band`` reads "age band"."""
     return MISSING if value is None else str(value).replace("_", " ")
@@ -60,11 +72,12 @@ def words(value: Any) -> str:
 
 def cell(value: Any) -> str:
     """Text safe inside a Markdown table, where a bare "|" would end the cell."""
-    return str(value).replace("|", "\\|")
+    return MISSING if value is None else str(value).replace("|", "\\|")
 
 
 def interval(low: Any, high: Any) -> str:
-    """"low – high" in percent, or a single "–" when the run recorded no interval."""
+    """Both ends in percent, or a single "–" when the run recorded no interval, rather than
+    "– – –"."""
     if as_number(low) is None and as_number(high) is None:
         return MISSING
     return f"{pct(low)} – {pct(high)}"
@@ -74,7 +87,10 @@ def interval(low: Any, high: Any) -> str:
 def environment() -> jinja2.Environment:
     """One environment for every page: loading from the package keeps the templates found when
     facegen is installed from a wheel, and StrictUndefined turns a misspelt name in a template
-    into an error rather than a silently empty sentence."""
+    into an error rather than a silently empty sentence. jinja2 is imported here, not at the top,
+    so modules that only import this one cost the command line nothing until a page is written."""
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("facegen.reporting", "templates"),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
@@ -84,7 +100,13 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(
-        pct=pct, fixed=fixed, count=count, p_value=p_value, words=words, cell=cell
+        pct=pct,
+        fixed=fixed,
+        count=count,
+        p_value=p_value,
+        duration=duration,
+        words=words,
+        cell=cell,
     )
     env.globals.update(interval=interval, MISSING=MISSING)
     return env
