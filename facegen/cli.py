@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from facegen import config
 
@@ -165,6 +166,40 @@ def _predict_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate_command(args: argparse.Namespace) -> int:
+    from facegen.data.external import describe, read_collection, slug
+    from facegen.modeling.inference import recorded_views
+    from facegen.modeling.saving import ModelLoadError, load_model
+    from facegen.reporting.cross_dataset import score_collection, write_score
+    from facegen.reporting.manifest import newest_complete_model
+
+    collection = read_collection(args.path, name=args.name)
+    model_path = args.model or newest_complete_model(args.reports_dir)
+    if model_path is None:
+        raise ModelLoadError(
+            f"no complete run with a model under {args.reports_dir or 'reports/'}: run "
+            "`make report` or `facegen train` first, or pass --model PATH"
+        )
+    model = load_model(model_path)
+    print(describe(collection), file=sys.stderr)
+    score = score_collection(
+        model,
+        collection,
+        half=args.half,
+        size=int(model.input_shape[1]),
+        n_boot=args.n_boot,
+        views=args.views or recorded_views(model_path),
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    out = Path(
+        args.out or Path(model_path).parent / "external" / f"{slug(collection.name)}-{args.half}"
+    )
+    write_score(score, out)
+    sys.stdout.write(score.summary_text())
+    print(f"facegen: tables in {out} (model {model_path})", file=sys.stderr)
+    return 0 if len(score.rows) else 1
+
+
 def _download_command(args: argparse.Namespace) -> int:
     from facegen.data.utkface import download_utkface, resolve_image_folder
 
@@ -278,6 +313,39 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--progress", action="store_true", help="progress bar even when piped")
     predict.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
     predict.set_defaults(run=_predict_command)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score a model on a labelled face collection that is not UTKFace",
+        description="Score a model on a labelled face collection: FairFace's layout (a folder "
+        "with fairface_label_*.csv), folders per class (female/, male/), or a CSV with file,gender "
+        "and optional age and ethnicity columns. Each face is found, aligned to UTKFace's frame "
+        "and classified; the same per-subgroup tables with 95%% intervals and the same fairness "
+        "summary as the test split are written. Unreadable files, unknown labels and faces not "
+        "found are counted and reported, never fatal. The collection is split once, seeded and "
+        "stratified by gender x ethnicity, into halves: make choices on val, report test.",
+    )
+    evaluate.add_argument("path", help="the collection: a folder or a CSV file")
+    evaluate.add_argument("--name", help="the collection's name in reports (default: its folder)")
+    evaluate.add_argument("--half", choices=("val", "test", "all"), default="test")
+    evaluate.add_argument(
+        "--model", help="a .keras model (default: the newest complete run's under reports/)"
+    )
+    evaluate.add_argument("--reports-dir", help="where to look for runs (default: reports/)")
+    evaluate.add_argument(
+        "--views",
+        choices=config.VIEW_SETS,
+        default=None,
+        help="test-time views (default: those the model's run recorded)",
+    )
+    evaluate.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
+    evaluate.add_argument(
+        "--out",
+        help="folder for metrics.json and predictions.csv "
+        "(default: <model's run>/external/<name>-<half>/)",
+    )
+    evaluate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    evaluate.set_defaults(run=_evaluate_command)
 
     download = commands.add_parser("download", help=f"download {config.KAGGLE_HANDLE} (kagglehub)")
     download.set_defaults(run=_download_command)

@@ -18,6 +18,12 @@ CACHE_DIR_ENV = "FACEGEN_CACHE_DIR"
 PROFILE_ENV = "FACEGEN_PROFILE"
 RUN_DIR_ENV = "FACEGEN_RUN_DIR"
 KAGGLE_HANDLE = "jangedoo/utkface-new"
+EXTERNAL_ENV = "FACEGEN_EXTERNAL"
+"""Labelled face collections that are not UTKFace, for cross-dataset evaluation: one path, or
+several separated by ``os.pathsep`` (``:`` on Linux and macOS)."""
+EXTERNAL_SPLIT_SEED = 0
+"""Fixes each external collection's two halves (choices on one, the report on the other),
+whatever the run's own seed."""
 
 # Kaggle's archive holds the aligned set twice (top level and under utkface_aligned_cropped/) plus
 # the in-the-wild crops; when a user points at the archive's parent we take the first that exists.

@@ -20,6 +20,7 @@ BOOTSTRAP_METRICS = (
     "precision_male",
     "f1_female",
     "f1_male",
+    "recall_gap",
 )
 
 
@@ -54,6 +55,8 @@ def rates_from_counts(
         "precision_male": ratio(tn, tn + fn),
         "f1_female": ratio(2 * tp, 2 * tp + fp + fn),
         "f1_male": ratio(2 * tn, 2 * tn + fn + fp),
+        # How much more often men are recognised than women: the gap a threshold can hide.
+        "recall_gap": ratio(tn, tn + fp) - ratio(tp, tp + fn),
     }
 
 

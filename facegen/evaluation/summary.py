@@ -11,7 +11,12 @@ import pandas as pd
 from facegen.evaluation.calibration import expected_calibration_error, reliability_table
 from facegen.evaluation.fairness import FAIRNESS_ATTRIBUTES, fairness_summary
 from facegen.evaluation.inputs import checked_inputs
-from facegen.evaluation.metrics import bootstrap_interval, classification_summary
+from facegen.evaluation.metrics import (
+    bootstrap_interval,
+    classification_summary,
+    confusion_counts,
+    rates_from_counts,
+)
 from facegen.evaluation.subgroups import SUBGROUP_VIEWS, subgroup_table
 
 
@@ -67,15 +72,26 @@ def evaluate_predictions(
         "worst_subgroup_n": None if worst is None else int(worst["n"]),
         "expected_calibration_error": ece,
     }
+    # Recall per gender and the gap between them, with intervals: the figure that says whom the
+    # errors fall on when faces come from elsewhere.
+    for metric in ("recall_female", "recall_male", "recall_gap"):
+        part_low, part_high = bootstrap_interval(
+            labels, predictions, metric, n_boot=n_boot, seed=seed
+        )
+        value = rates_from_counts(*confusion_counts(labels, predictions))[metric]
+        headline[metric] = float(value)
+        headline[f"{metric}_low"], headline[f"{metric}_high"] = part_low, part_high
     ethnicity = subgroups["ethnicity"]
     if len(ethnicity):
         weakest = ethnicity.loc[ethnicity["accuracy"].idxmin()]
         headline["worst_ethnicity"] = str(weakest["ethnicity"])
         headline["worst_ethnicity_accuracy"] = float(weakest["accuracy"])
     # The two age ranges a face classifier most often fails, named in the headline with intervals.
+    # Named only where the frame uses the project's bands: another collection's bins differ.
+    known_bands = set(getattr(frame["age_band"].dtype, "categories", []))
     for name, bands in (("children_0_12", ("0-2", "3-12")), ("age_60_plus", ("60+",))):
         members = frame["age_band"].isin(bands).to_numpy()
-        if members.any():
+        if members.any() and set(bands) <= known_bands:
             part_low, part_high = bootstrap_interval(
                 labels[members], predictions[members], "accuracy", n_boot=n_boot, seed=seed
             )

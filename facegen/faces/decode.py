@@ -66,8 +66,17 @@ def decode_gray(data: bytes, source: str = "<bytes>") -> np.ndarray:
 
     OpenCV decodes a truncated JPEG without complaint (it fills the missing rows with grey), so
     truncation is checked explicitly from the end-of-image marker; a face half made of grey would
-    otherwise slip silently into training.
+    otherwise slip silently into training. A phone photo's EXIF orientation is honoured.
     """
+    return _decode(data, source, cv2.IMREAD_GRAYSCALE)
+
+
+def decode_rgb(data: bytes, source: str = "<bytes>") -> np.ndarray:
+    """The same image in colour (H, W, 3 RGB), for the face detector; same checks and errors."""
+    return cv2.cvtColor(_decode(data, source, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def _decode(data: bytes, source: str, flags: int) -> np.ndarray:
     if not data:
         raise UnreadableImageError(source, "empty file (0 bytes)")
     kind = image_format(data)
@@ -77,7 +86,7 @@ def decode_gray(data: bytes, source: str = "<bytes>") -> np.ndarray:
         raise UnreadableImageError(source, "truncated JPEG (no end-of-image marker)")
     if kind == "png" and b"IEND" not in data[-32:]:
         raise UnreadableImageError(source, "truncated PNG (no IEND chunk)")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     if image is None or image.size == 0:
         raise UnreadableImageError(source, f"corrupt {kind.upper()} (OpenCV could not decode it)")
     return image

@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from facegen.faces.cache import worker_pool
-from facegen.faces.decode import UnreadableImageError, decode_gray, header_dimensions
-from facegen.faces.detect import FaceBox, crop_face, detect_faces
-from facegen.faces.preprocess import preprocess_face
+from facegen.faces.decode import UnreadableImageError, decode_gray, decode_rgb, header_dimensions
+from facegen.faces.detect import FaceBox, detect_faces
+from facegen.faces.framing import frame_crops, frame_photo
 from facegen.predict.inputs import InputFile
 
 MAX_PIXELS = 100_000_000
@@ -26,9 +25,6 @@ OK, NO_FACE, ERROR = "ok", "no face", "error"
 
 
 _CHUNK = 32
-
-
-_MIN_FILES_FOR_WORKERS = 64  # fewer files: starting worker processes costs more than it saves
 
 
 @dataclass
@@ -42,6 +38,7 @@ class ImageResult:
     width: int = 0
     height: int = 0
     boxes: list[FaceBox] = field(default_factory=list)
+    framing: list[str] = field(default_factory=list)  # per face: "aligned" or "whole image"
     faces: np.ndarray | None = None  # (n, size, size) uint8 model inputs, dropped once classified
     probabilities: np.ndarray | None = None  # P(labelled female) per face
 
@@ -50,70 +47,82 @@ class ImageResult:
         return self.status != ERROR
 
 
-def analyse_file(path: str | os.PathLike, size: int, cropped: bool) -> ImageResult:
-    """Read one file and return its faces as model inputs, or the reason it has none."""
+def _decoded(path: str | os.PathLike) -> tuple[ImageResult, np.ndarray | None, np.ndarray | None]:
+    """The file's result so far, with its colour and grayscale images, or the reason it has none."""
     path = Path(path)
     result = ImageResult(file=str(path), name=str(path), status=ERROR)
     try:
         data = path.read_bytes()
     except OSError as exc:
         result.detail = f"cannot be read ({exc.strerror or exc})"
-        return result
+        return result, None, None
     dimensions = header_dimensions(data)
     if dimensions and dimensions[0] * dimensions[1] > MAX_PIXELS:
         result.detail = (
             f"too large: {dimensions[0]}x{dimensions[1]} pixels "
             f"(over {MAX_PIXELS / 1e6:.0f} megapixels)"
         )
-        return result
+        return result, None, None
     try:
-        gray = decode_gray(data, str(path))
+        gray, rgb = decode_gray(data, str(path)), decode_rgb(data, str(path))
     except UnreadableImageError as exc:
         result.detail = exc.reason
-        return result
+        return result, None, None
     except MemoryError:
         result.detail = "too large to decode in memory"
-        return result
+        return result, None, None
     result.height, result.width = gray.shape
+    return result, rgb, gray
+
+
+def analyse_files(
+    paths: Sequence[str | os.PathLike], size: int, cropped: bool
+) -> list[ImageResult]:
+    """Read files and return their faces as model inputs, or the reason they have none.
+
+    ``cropped``: each file is one face (aligned when its landmarks are found, else whole).
+    Otherwise every face in each photo is found and aligned.
+    """
+    decoded = [_decoded(path) for path in paths]
+    readable = [(result, rgb, gray) for result, rgb, gray in decoded if rgb is not None]
     if cropped:
-        result.boxes = [FaceBox(0, 0, result.width, result.height)]
-        result.faces = preprocess_face(gray, size)[None]
+        framed = frame_crops([rgb for _, rgb, _ in readable], [g for _, _, g in readable], size)
+        per_file = [[face] for face in framed]
     else:
-        result.boxes = detect_faces(gray)
+        found = detect_faces([rgb for _, rgb, _ in readable])
+        per_file = [
+            frame_photo(rgb, gray, size, faces=faces)
+            for (_, rgb, gray), faces in zip(readable, found, strict=True)
+        ]
+    for (result, _, _), faces in zip(readable, per_file, strict=True):
+        result.boxes = [face.box for face in faces]
+        result.framing = [face.framing for face in faces]
         result.faces = (
-            np.stack([preprocess_face(crop_face(gray, box), size) for box in result.boxes])
-            if result.boxes
+            np.stack([face.face for face in faces])
+            if faces
             else np.zeros((0, size, size), np.uint8)
         )
-    result.status = OK if result.boxes else NO_FACE
-    return result
+        result.status = OK if faces else NO_FACE
+    return [result for result, _, _ in decoded]
 
 
-def _analyse_chunk(paths: list[str], size: int, cropped: bool) -> list[ImageResult]:
-    return [analyse_file(path, size, cropped) for path in paths]
+def analyse_file(path: str | os.PathLike, size: int, cropped: bool) -> ImageResult:
+    """One file's faces as model inputs, or the reason it has none."""
+    return analyse_files([path], size, cropped)[0]
 
 
-def _analysed(
-    inputs: Sequence[InputFile], size: int, cropped: bool, workers: int | None
-) -> Iterator[list[ImageResult]]:
-    """Results in input order, a chunk at a time, decoded while the caller classifies.
+def _analysed(inputs: Sequence[InputFile], size: int, cropped: bool) -> Iterator[list[ImageResult]]:
+    """Results in input order, a chunk at a time, found and framed while the caller classifies.
 
-    Already-cropped faces are cheap to decode, and shipping them back from worker processes costs
-    more than it saves, so they are decoded on a thread next to the model (docs/decisions.md).
-    Photos need face detection, which costs far more than the model, so they go to worker
-    processes.
+    Detection runs in TensorFlow, which spreads its work over the cores and releases the GIL,
+    so one background thread keeps the detector busy while the model classifies.
     """
     readable = [item for item in inputs if item.problem is None]
     chunks = [
         [str(item.path) for item in readable[i : i + _CHUNK]]
         for i in range(0, len(readable), _CHUNK)
     ]
-    workers = workers or os.cpu_count() or 1
-    if cropped or workers == 1 or len(readable) < _MIN_FILES_FOR_WORKERS:
-        yield from _prefetched(_analyse_chunk(chunk, size, cropped) for chunk in chunks)
-        return
-    with worker_pool(workers) as pool:
-        yield from pool.map(_analyse_chunk, chunks, [size] * len(chunks), [cropped] * len(chunks))
+    yield from _prefetched(analyse_files(chunk, size, cropped) for chunk in chunks)
 
 
 def _prefetched(results: Iterator[list[ImageResult]], depth: int = 8):
@@ -151,7 +160,6 @@ def classify_files(
     *,
     cropped: bool = False,
     batch_size: int = 1024,
-    workers: int | None = None,
     progress: bool = True,
     views: str | None = None,
 ) -> list[ImageResult]:
@@ -189,7 +197,7 @@ def classify_files(
                 )
                 bar.update()
         names = {str(item.path): item.name for item in inputs}
-        for chunk in _analysed(inputs, size, cropped, workers):
+        for chunk in _analysed(inputs, size, cropped):
             for result in chunk:
                 result.name = names[result.file]
                 results[result.file] = result

@@ -15,8 +15,8 @@ from facegen import config
 from facegen.predict.classify import ImageResult
 
 COLUMNS = (
-    "file", "status", "face", "x", "y", "width", "height", "label", "probability", "p_female",
-    "detail",
+    "file", "status", "face", "framing", "x", "y", "width", "height", "label", "probability",
+    "p_female", "detail",
 )  # fmt: skip
 
 
@@ -39,11 +39,17 @@ def rows(results: Sequence[ImageResult]) -> list[dict]:
             label, probability = label_for(float(p))
             table.append({
                 "file": result.name, "status": result.status, "face": i + 1,
+                "framing": _framing(result, i),
                 "x": box.x, "y": box.y, "width": box.width, "height": box.height,
                 "label": label, "probability": round(probability, 4),
                 "p_female": round(float(p), 4), "detail": result.detail or None,
             })  # fmt: skip
     return table
+
+
+def _framing(result: ImageResult, face: int) -> str | None:
+    """How the face was framed: "aligned" on its landmarks, or "whole image"."""
+    return result.framing[face] if face < len(result.framing) else None
 
 
 def to_csv(results: Sequence[ImageResult]) -> str:
@@ -59,14 +65,16 @@ def to_json(results: Sequence[ImageResult]) -> str:
     files = []
     for result in results:
         faces = []
-        for box, p in zip(
-            result.boxes,
-            result.probabilities if result.probabilities is not None else [],
-            strict=False,
+        for i, (box, p) in enumerate(
+            zip(
+                result.boxes,
+                result.probabilities if result.probabilities is not None else [],
+                strict=False,
+            )
         ):
             label, probability = label_for(float(p))
             faces.append({
-                "box": [box.x, box.y, box.width, box.height],
+                "box": [box.x, box.y, box.width, box.height], "framing": _framing(result, i),
                 "label": label, "probability": round(probability, 4),
                 "p_female": round(float(p), 4),
             })  # fmt: skip
@@ -79,22 +87,23 @@ def to_json(results: Sequence[ImageResult]) -> str:
 
 def to_table(results: Sequence[ImageResult]) -> str:
     """Aligned columns for a terminal: file, face, box, label, probability, or the status."""
-    lines = [("file", "face", "box (x,y,w,h)", "label", "prob")]
+    lines = [("file", "face", "box (x,y,w,h)", "label", "prob", "framing")]
     for row in rows(results):
         if row["face"] is None:
             status = row["status"] + (f": {row['detail']}" if row["detail"] else "")
-            lines.append((row["file"], "-", status, "", ""))
+            lines.append((row["file"], "-", status, "", "", ""))
         else:
             box = f"{row['x']},{row['y']},{row['width']},{row['height']}"
+            probability = f"{row['probability']:.3f}"
             lines.append(
-                (row["file"], str(row["face"]), box, row["label"], f"{row['probability']:.3f}")
+                (row["file"], str(row["face"]), box, row["label"], probability, row["framing"])
             )
-    widths = [max(len(line[i]) for line in lines) for i in range(4)]
+    widths = [max(len(line[i]) for line in lines) for i in range(5)]
     return (
         "\n".join(
-            "  ".join(cell.ljust(width) for cell, width in zip(line[:4], widths, strict=True))
+            "  ".join(cell.ljust(width) for cell, width in zip(line[:5], widths, strict=True))
             + "  "
-            + line[4]
+            + (line[5] or "")
             for line in lines
         ).rstrip()
         + "\n"

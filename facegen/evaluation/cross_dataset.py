@@ -1,0 +1,94 @@
+"""UTKFace's test split and other collections side by side, and what separates them.
+
+Each collection is read through the same headline keys ``evaluate_predictions`` writes, so one
+table holds them all. ``factor_table`` asks what limits a collection: accuracy by a property of
+the face (framing, sharpness, pose, age, ethnicity), each with its count and interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from facegen.evaluation.subgroups import subgroup_table
+
+COMPARED = (
+    ("Faces", "n_test", None),
+    ("Accuracy", "test_accuracy", "test_accuracy"),
+    ("Recall, women", "recall_female", "recall_female"),
+    ("Recall, men", "recall_male", "recall_male"),
+    ("Gap, men - women", "recall_gap", "recall_gap"),
+    ("ROC AUC", "roc_auc", None),
+)
+
+
+def comparison_table(
+    headlines: Mapping[str, Mapping[str, Any]], coverage: Mapping[str, float] | None = None
+) -> pd.DataFrame:
+    """One row per collection: its figures as 'value [low, high]' strings, ready to show.
+
+    ``headlines`` maps a row name (e.g. "UTKFace test", "fairface test") to a headline dict;
+    ``coverage`` optionally maps the same names to the share of faces aligned from landmarks.
+    """
+    rows = []
+    for name, head in headlines.items():
+        row: dict[str, Any] = {"Collection": name}
+        for column, key, interval in COMPARED:
+            row[column] = _with_interval(head, key, interval)
+        if coverage is not None:
+            share = coverage.get(name)
+            row["Aligned"] = "–" if share is None else f"{100 * share:.1f}%"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("Collection")
+
+
+def _with_interval(head: Mapping[str, Any], key: str, interval: str | None) -> str:
+    value = head.get(key)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "–"
+    if key == "n_test":
+        return f"{int(value):,}"
+    if interval is None:
+        return f"{value:.3f}"
+    low, high = head.get(f"{interval}_low"), head.get(f"{interval}_high")
+    if low is None or high is None:
+        return f"{value:.3f}"
+    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def sharpness(faces: np.ndarray) -> np.ndarray:
+    """Variance of the Laplacian per face: low for blurred or upscaled faces."""
+    import cv2
+
+    return np.array([cv2.Laplacian(face.astype(np.float64), cv2.CV_64F).var() for face in faces])
+
+
+def quartile_bins(values: np.ndarray, name: str) -> pd.Categorical:
+    """Values cut at their quartiles, labelled 'Q1 (lowest)' ... 'Q4 (highest)'."""
+    labels = [f"{name} Q1 (lowest)", f"{name} Q2", f"{name} Q3", f"{name} Q4 (highest)"]
+    return pd.qcut(values, 4, labels=labels, duplicates="drop")
+
+
+def factor_table(
+    rows: pd.DataFrame, factors: list[str], *, n_boot: int = 500, seed: int = 0
+) -> pd.DataFrame:
+    """Accuracy, recall per gender and counts by each factor column of ``rows`` in turn.
+
+    ``rows`` needs ``gender`` and ``p_female``; each factor is a categorical column. One table,
+    a block of rows per factor, so which factor moves accuracy most is seen at a glance.
+    """
+    labels = (rows["gender"] == "female").to_numpy(dtype=np.int8)
+    blocks = []
+    for factor in factors:
+        table = subgroup_table(rows, labels, rows["p_female"].to_numpy(), factor,
+                               n_boot=n_boot, seed=seed)  # fmt: skip
+        table = table.rename(columns={factor: "group"}).assign(factor=factor)
+        blocks.append(table)
+    joined = pd.concat(blocks, ignore_index=True)
+    joined["group"] = joined["group"].astype(str)
+    columns = ["factor", "group", "n", "accuracy", "accuracy_low", "accuracy_high",
+               "recall_female", "recall_male"]  # fmt: skip
+    return joined[columns].set_index(["factor", "group"])

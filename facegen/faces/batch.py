@@ -1,0 +1,130 @@
+"""Frame a whole collection of face crops: decode, detect, align, preprocess, cache.
+
+Detection costs tens of milliseconds a face, so a collection is framed once and its model
+inputs are cached under ``data/processed/``, keyed by each file's path, size and modification
+time, the model size and the framing code's version; a changed file or version simply looks
+for another file. Unreadable files are skipped with their reason, never fatal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from facegen import config
+from facegen.atomic import atomic_path
+from facegen.faces.align import ALIGNED_SIZE, TEMPLATE
+from facegen.faces.decode import UnreadableImageError, decode_gray, decode_rgb
+from facegen.faces.framing import frame_crops
+
+log = logging.getLogger(__name__)
+
+FRAMING_VERSION = 1
+"""Bump when detection, alignment or preprocessing of external faces changes."""
+_BATCH = 64
+
+
+@dataclass
+class FramedArrays:
+    """``images[i]`` is ``files[i]``, framed as ``framing[i]``; ``errors``: why others were not."""
+
+    images: np.ndarray
+    files: list[str]
+    framing: list[str]
+    errors: dict[str, str] = field(default_factory=dict)
+    from_cache: bool = False
+
+
+def frame_files(
+    files: Sequence[str],
+    paths: Sequence[str | os.PathLike],
+    size: int = config.IMAGE_SIZE,
+    *,
+    cache: bool = True,
+    progress: bool = False,
+) -> FramedArrays:
+    """Each file as one face (``frame_crops``), from the cache when it is valid."""
+    cache_file = config.cache_dir() / f"framed-{size}px-{_key(paths, size)}.npz"
+    if cache and cache_file.exists():
+        try:
+            return _read(cache_file)
+        except Exception as exc:  # a damaged cache is rebuilt, not trusted
+            log.warning("Rebuilding unreadable cache %s (%s)", cache_file, exc)
+    framed = _frame_all(list(files), [str(p) for p in paths], size, progress)
+    if cache:
+        _write(cache_file, framed)
+    return framed
+
+
+def _frame_all(files: list[str], paths: list[str], size: int, progress: bool) -> FramedArrays:
+    images, kept, framing, errors = [], [], [], {}
+    bar = tqdm(total=len(paths), desc="framing faces", unit="face", disable=not progress)
+    for start in range(0, len(paths), _BATCH):
+        rgbs, grays, names = [], [], []
+        chunk = zip(files[start : start + _BATCH], paths[start : start + _BATCH], strict=True)
+        for name, path in chunk:
+            try:
+                data = Path(path).read_bytes()
+                rgbs.append(decode_rgb(data, path))
+                grays.append(decode_gray(data, path))
+                names.append(name)
+            except UnreadableImageError as exc:
+                errors[name] = exc.reason
+            except OSError as exc:
+                errors[name] = f"cannot be read ({exc.strerror or exc})"
+        for name, result in zip(names, frame_crops(rgbs, grays, size), strict=True):
+            images.append(result.face)
+            kept.append(name)
+            framing.append(result.framing)
+        bar.update(min(_BATCH, len(paths) - start))
+    bar.close()
+    stacked = np.stack(images) if images else np.zeros((0, size, size), np.uint8)
+    return FramedArrays(stacked, kept, framing, errors)
+
+
+def _key(paths: Sequence[str | os.PathLike], size: int) -> str:
+    digest = hashlib.blake2b(digest_size=12)
+    digest.update(f"v{FRAMING_VERSION};size={size};aligned={ALIGNED_SIZE}\n".encode())
+    digest.update(TEMPLATE.tobytes())
+    for path in paths:
+        try:
+            stat = os.stat(path)
+            digest.update(f"{os.path.abspath(path)}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+        except OSError:
+            digest.update(f"{path}\tmissing\n".encode())
+    return digest.hexdigest()
+
+
+def _read(cache_file: Path) -> FramedArrays:
+    with np.load(cache_file, allow_pickle=False) as stored:
+        return FramedArrays(
+            images=stored["images"],
+            files=stored["files"].tolist(),
+            framing=stored["framing"].tolist(),
+            errors=dict(
+                zip(stored["error_files"].tolist(), stored["error_reasons"].tolist(), strict=True)
+            ),
+            from_cache=True,
+        )
+
+
+def _write(cache_file: Path, framed: FramedArrays) -> None:
+    try:
+        with atomic_path(cache_file) as tmp, open(tmp, "wb") as handle:
+            np.savez(
+                handle,
+                images=framed.images,
+                files=np.array(framed.files, dtype=str),
+                framing=np.array(framed.framing, dtype=str),
+                error_files=np.array(list(framed.errors), dtype=str),
+                error_reasons=np.array(list(framed.errors.values()), dtype=str),
+            )
+    except OSError as exc:
+        log.warning("Could not write cache %s (%s)", cache_file, exc)

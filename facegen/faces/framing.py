@@ -1,0 +1,77 @@
+"""From a decoded image to model inputs: find the face, align it to UTKFace's frame, preprocess.
+
+The one path for every face that did not come from UTKFace itself: ``facegen predict`` (photos
+and crops alike), ``facegen evaluate`` and the cross-dataset report. A crop ("each file is one
+face") takes its most central face; when the detector finds none, the whole image is used and
+the result says so. A photo gives every face large enough to matter. Each result names how its
+face was framed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from facegen import config
+from facegen.faces.align import align_face
+from facegen.faces.detect import (
+    DetectedFace,
+    FaceBox,
+    central_face,
+    detect_faces,
+    faces_in_photo,
+    padded,
+    shifted,
+)
+from facegen.faces.preprocess import preprocess_face
+
+ALIGNED = "aligned"
+WHOLE_IMAGE = "whole image"
+FRAMINGS = (ALIGNED, WHOLE_IMAGE)
+
+
+@dataclass(frozen=True)
+class FramedFace:
+    """A model input and how it was made: from landmarks (aligned) or from the whole image."""
+
+    face: np.ndarray  # uint8 (size, size)
+    framing: str  # ALIGNED or WHOLE_IMAGE
+    box: FaceBox
+    confidence: float | None = None
+
+
+def frame_crops(
+    rgbs: Sequence[np.ndarray], grays: Sequence[np.ndarray], size: int = config.IMAGE_SIZE
+) -> list[FramedFace]:
+    """One face per image, each aligned when its landmarks are found, whole otherwise.
+
+    A face that fills its crop to the edges leaves MTCNN no context to find it, so crops with no
+    face found are searched once more inside a mirrored border (``detect.CROP_PADDING``).
+    """
+    found = [central_face(rgb, faces) for rgb, faces in zip(rgbs, detect_faces(rgbs), strict=True)]
+    missing = [i for i, face in enumerate(found) if face is None]
+    if missing:
+        borders = [padded(rgbs[i]) for i in missing]
+        retried = detect_faces([image for image, _ in borders])
+        for i, (image, border), faces in zip(missing, borders, retried, strict=True):
+            face = central_face(image, faces)
+            found[i] = shifted(face, border) if face is not None else None
+    return [_framed(gray, face, size) for gray, face in zip(grays, found, strict=True)]
+
+
+def frame_photo(
+    rgb: np.ndarray, gray: np.ndarray, size: int = config.IMAGE_SIZE, *, faces=None
+) -> list[FramedFace]:
+    """Every face in a photo large enough to classify, each aligned; none when there is none."""
+    faces = detect_faces([rgb])[0] if faces is None else faces
+    return [_framed(gray, face, size) for face in faces_in_photo(rgb, faces)]
+
+
+def _framed(gray: np.ndarray, face: DetectedFace | None, size: int) -> FramedFace:
+    if face is None:
+        height, width = gray.shape[:2]
+        return FramedFace(preprocess_face(gray, size), WHOLE_IMAGE, FaceBox(0, 0, width, height))
+    aligned = align_face(gray, face.landmarks)
+    return FramedFace(preprocess_face(aligned, size), ALIGNED, face.box, face.confidence)

@@ -1,0 +1,165 @@
+"""Score a model on a face collection that is not UTKFace, with the test split's own tables.
+
+Every face takes the one path for faces from anywhere (``faces.framing``: detect, align to
+UTKFace's frame, preprocess), then the same ``evaluate_predictions`` as UTKFace's test split, so
+the two are read side by side. Files that cannot be used are counted with their reason; a face
+whose landmarks are not found is classified whole and counted as such.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from facegen import config
+from facegen.data.external import Collection, external_halves, read_collection
+from facegen.evaluation.summary import evaluate_predictions
+from facegen.faces.batch import frame_files
+from facegen.faces.framing import ALIGNED, WHOLE_IMAGE
+
+HALVES = ("val", "test", "all")
+
+
+@dataclass
+class CollectionScore:
+    """One collection, one half: per-face rows, the evaluation, and what could not be scored."""
+
+    collection: Collection
+    half: str
+    rows: pd.DataFrame  # usable faces: labels, framing, p_female
+    metrics: dict[str, Any]
+    coverage: dict[str, Any]
+
+    def headline(self) -> dict[str, Any]:
+        """The few figures the index and model card show, named ``external_*``."""
+        head = self.metrics["headline"]
+        out = {"external_collection": f"{self.collection.name} ({self.half})"}
+        for key in ("test_accuracy", "test_accuracy_low", "test_accuracy_high"):
+            out[key.replace("test_", "external_")] = head[key]
+        for key in ("recall_female", "recall_male", "recall_gap"):
+            for suffix in ("", "_low", "_high"):
+                out[f"external_{key}{suffix}"] = head[f"{key}{suffix}"]
+        out["external_aligned_share"] = self.coverage["aligned_share"]
+        out["external_n"] = head["n_test"]
+        return out
+
+    def summary_text(self) -> str:
+        """What a terminal user reads: accuracy, recall per gender, coverage, each group."""
+        head, cover = self.metrics["headline"], self.coverage
+        lines = [
+            f"{self.collection.name} ({self.half} half): {cover['scored']:,} faces scored, "
+            f"{cover['aligned']:,} aligned, {cover['whole_image']:,} whole image (no face found), "
+            f"{cover['unreadable']:,} unreadable",
+            f"  accuracy       {_figure(head, 'test_accuracy')}",
+            f"  recall, women  {_figure(head, 'recall_female')}",
+            f"  recall, men    {_figure(head, 'recall_male')}",
+            f"  gap (men - women) {_figure(head, 'recall_gap')}",
+        ]
+        for name in ("ethnicity", "age_band"):
+            table = self.metrics["subgroups"][name]
+            lines.append(f"  by {name.replace('_', ' ')}:")
+            lines += [
+                f"    {row[name]!s:<18} {row['accuracy']:.3f} "
+                f"[{row['accuracy_low']:.3f}, {row['accuracy_high']:.3f}]  n={int(row['n']):,}"
+                for _, row in table.iterrows()
+            ]
+        return "\n".join(lines) + "\n"
+
+
+def _figure(head: dict[str, Any], key: str) -> str:
+    return f"{head[key]:.3f} [{head[key + '_low']:.3f}, {head[key + '_high']:.3f}]"
+
+
+def score_collection(
+    model,
+    collection: Collection | str | os.PathLike,
+    *,
+    half: str = "test",
+    size: int = config.IMAGE_SIZE,
+    n_boot: int = 1000,
+    seed: int = config.SEED,
+    views: str | None = None,
+    progress: bool = False,
+) -> CollectionScore:
+    """Frame, classify and evaluate one half of a collection (``HALVES``)."""
+    from facegen.modeling.inference import predict_proba
+
+    if half not in HALVES:
+        raise ValueError(f"half must be one of {HALVES}, not {half!r}")
+    if not isinstance(collection, Collection):
+        collection = read_collection(collection)
+    usable = collection.usable.assign(half=external_halves(collection.usable))
+    chosen = usable if half == "all" else usable[usable["half"] == half]
+    framed = frame_files(chosen["file"].tolist(), chosen["path"].tolist(), size, progress=progress)
+    position = {name: i for i, name in enumerate(framed.files)}
+    rows = chosen[chosen["file"].isin(position)].reset_index(drop=True)
+    order = np.array([position[name] for name in rows["file"]], dtype=np.int64)
+    images = framed.images[order]
+    rows["framing"] = [framed.framing[i] for i in order]
+    rows["p_female"] = predict_proba(model, images, views=views or config.TEST_TIME_VIEWS)
+    labels = (rows["gender"] == "female").to_numpy(dtype=np.int8)
+    metrics = evaluate_predictions(
+        rows, labels, rows["p_female"].to_numpy(), n_boot=n_boot, seed=seed
+    )
+    coverage = _coverage(collection, chosen, rows, framed.errors)
+    metrics["coverage"] = coverage
+    metrics["collection"] = {"name": collection.name, "root": str(collection.root),
+                             "layout": collection.layout, "half": half}  # fmt: skip
+    return CollectionScore(collection, half, rows, metrics, coverage)
+
+
+def _coverage(
+    collection: Collection, chosen: pd.DataFrame, rows: pd.DataFrame, errors: dict[str, str]
+) -> dict[str, Any]:
+    listed = collection.frame
+    aligned = int((rows["framing"] == ALIGNED).sum())
+    return {
+        "listed": len(listed),
+        "unusable_labels_or_files": {str(k): int(v) for k, v in collection.problems().items()},
+        "in_half": len(chosen),
+        "unreadable": len(errors),
+        "unreadable_examples": dict(list(errors.items())[:5]),
+        "scored": len(rows),
+        "aligned": aligned,
+        "whole_image": int((rows["framing"] == WHOLE_IMAGE).sum()),
+        "aligned_share": aligned / len(rows) if len(rows) else float("nan"),
+    }
+
+
+def external_paths(given: list[str] | str | None = None) -> list[Path]:
+    """The collections to evaluate: those given, else ``$FACEGEN_EXTERNAL`` (``os.pathsep``)."""
+    if isinstance(given, str):
+        given = [given]
+    if not given:
+        given = [p for p in os.environ.get(config.EXTERNAL_ENV, "").split(os.pathsep) if p]
+    return [Path(p).expanduser() for p in given]
+
+
+def read_external_summary(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """``external.json`` of a run: the first collection's headline, for the index and card."""
+    path = Path(run_dir) / "external.json"
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    return data.get("headline", {})
+
+
+def write_score(score: CollectionScore, out: str | os.PathLike) -> Path:
+    """``metrics.json`` and ``predictions.csv`` of one scored collection, written atomically."""
+    from facegen.atomic import atomic_write_text
+    from facegen.reporting.jsonable import to_jsonable
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "metrics.json", json.dumps(to_jsonable(score.metrics), indent=2) + "\n")
+    columns = ["file", "gender", "ethnicity", "age_band", "half", "framing", "p_female"]
+    atomic_write_text(
+        out / "predictions.csv", score.rows[columns].to_csv(index=False, lineterminator="\n")
+    )
+    return out
