@@ -1,13 +1,16 @@
-"""Shared fixtures: small UTKFace-like folders that the tests generate themselves.
+"""Shared fixtures: small UTKFace-like folders and real faces that the tests generate themselves.
 
-No real UTKFace image is ever stored in the repository (its licence forbids redistribution);
-tests that need the real set read it from FACEGEN_DATA_DIR and are skipped without it.
+No real UTKFace or FairFace image is ever stored in the repository (their licences forbid
+redistribution); tests that need the real set read it from FACEGEN_DATA_DIR and are skipped
+without it. Tests that need a face a detector can find use scikit-image's public-domain
+astronaut photo (shipped in its wheel), cut, turned and pasted into the photos they need.
 """
 
 from __future__ import annotations
 
 import io
 import os
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -45,6 +48,67 @@ def cmyk_jpeg_bytes(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+ASTRONAUT_BOX = (182, 64, 83, 107)
+"""Where MTCNN finds the astronaut's face in ``astronaut()``: left, top, width, height."""
+ASTRONAUT_LANDMARKS = np.array(
+    [[203.5, 100.1], [245.4, 102.2], [224.2, 126.4], [201.8, 138.6], [244.4, 140.4]]
+)
+"""MTCNN's five landmarks on ``astronaut()`` (eyes, nose tip, mouth corners), measured once."""
+
+
+@cache
+def _astronaut() -> np.ndarray:
+    from skimage import data
+
+    image = data.astronaut()
+    image.setflags(write=False)
+    return image
+
+
+def astronaut() -> np.ndarray:
+    """scikit-image's astronaut (public domain): 512x512 RGB, one face at ``ASTRONAUT_BOX``."""
+    return _astronaut().copy()
+
+
+def astronaut_face(margin: float = 0.5, size: int | None = 200) -> np.ndarray:
+    """The astronaut's face cut out with ``margin`` times its box on every side, RGB.
+
+    A negative margin cuts into the face (a crop the face overfills). ``size``: resized to a
+    square of that side, as UTKFace's 200 px crops are; None keeps the cut as it is.
+    """
+    x, y, width, height = ASTRONAUT_BOX
+    dx, dy = round(margin * width), round(margin * height)
+    face = astronaut()[max(0, y - dy) : y + height + dy, max(0, x - dx) : x + width + dx]
+    if size is None:
+        return np.ascontiguousarray(face)
+    return cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def rgb_png_bytes(rgb: np.ndarray) -> bytes:
+    """PNG bytes of an RGB (or grayscale) image."""
+    return png_bytes(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if rgb.ndim == 3 else rgb)
+
+
+def rgb_jpeg_bytes(rgb: np.ndarray, quality: int = 95) -> bytes:
+    """JPEG bytes of an RGB (or grayscale) image."""
+    return jpeg_bytes(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if rgb.ndim == 3 else rgb, quality)
+
+
+def exif_rotated_jpeg_bytes(rgb: np.ndarray) -> bytes:
+    """A phone photo: pixels stored turned 90 degrees anticlockwise, EXIF Orientation 6.
+
+    Orientation 6 tells a viewer to turn the stored pixels 90 degrees clockwise, so a reader that
+    honours it shows ``rgb`` upright; one that ignores it shows the face lying on its side.
+    """
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(np.rot90(rgb))).save(
+        buffer, "JPEG", quality=95, exif=exif.tobytes()
+    )
+    return buffer.getvalue()
+
+
 def utk_name(age: int, gender: int, race: int | None, stamp: int) -> str:
     middle = f"{age}_{gender}_{race}" if race is not None else f"{age}_{gender}"
     return f"{middle}_2017010{stamp:010d}.jpg.chip.jpg"
@@ -57,6 +121,20 @@ def _isolated_environment(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("FACEGEN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     empty_raw = tmp_path_factory.mktemp("raw")
     monkeypatch.setattr("facegen.config.default_raw_dir", lambda: empty_raw)
+
+
+@pytest.fixture(scope="session")
+def model_path(tmp_path_factory) -> Path:
+    """A tiny untrained facegen model (seeded): the plumbing, not the accuracy, is under test."""
+    import keras
+
+    from facegen.modeling.model import ModelConfig, build_model
+    from facegen.modeling.saving import save_model
+
+    keras.utils.set_random_seed(0)
+    path = tmp_path_factory.mktemp("model") / "model.keras"
+    save_model(build_model(ModelConfig(widths=(4, 8), dropout=0.0)), path)
+    return path
 
 
 @pytest.fixture
