@@ -1,16 +1,16 @@
-"""How fast `facegen predict` is: cropped faces per second, per-photo latency, start-up time.
+"""How fast `facegen predict` is: aligned crops per second, photos per second, start-up time.
 
     FACEGEN_DATA_DIR=../shared/utkface/UTKFace python benchmarks/bench_predict.py [--model M]
+        [--crops ../shared/external/fairface/train]
 
 Uses the given model, else the newest complete run's, else an untrained model of the default
 architecture (speed does not depend on the weights). Figures:
 
-* cropped throughput: ``classify_files(--cropped)`` over N UTKFace files, decode to probability,
-  with worker processes as the command uses them, for each set of test-time views (the target,
-  >= 1,000 faces/s on 2 cores, is for ``--views flip``; the ten views of ``flip+shift`` cost
-  five times as much);
-* photo latency: one photo at a time, detection included, on 1280x960 photos made by pasting
-  in-the-wild UTKFace crops on a plain background;
+* cropped throughput: ``classify_files(--cropped)`` over N face crops (UTKFace's 64 px files, and
+  the ``--crops`` folder's, e.g. FairFace's 224 px ones), decode, detect, align and classify,
+  for each set of test-time views;
+* photos: 1280x960 photos with three faces each (UTKFace crops pasted on a plain background),
+  as a batch (faces per second) and one at a time (latency);
 * start-up: the wall time of the whole command on one file, and of ``--help`` alone;
 * with ``--run RUN_DIR``: accuracy of detection mode on the in-the-wild crops (``crop_part1/``) of
   that run's test-split faces, against ``--cropped`` on their aligned versions: what detecting
@@ -95,7 +95,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=os.environ.get("FACEGEN_DATA_DIR"))
     parser.add_argument("--model")
-    parser.add_argument("--n", type=int, default=5000, help="cropped faces to classify")
+    parser.add_argument("--n", type=int, default=2000, help="cropped faces to classify")
+    parser.add_argument("--crops", help="a second folder of face crops (e.g. FairFace's train/)")
     parser.add_argument("--photos", type=int, default=30)
     parser.add_argument("--run", help="a run folder: also measure detection-mode accuracy")
     args = parser.parse_args()
@@ -109,21 +110,35 @@ def main() -> None:
 
     model, source = load_or_build_model(args.model)
     print(f"model: {source}; {os.cpu_count()} CPUs")
-    files = sorted(Path(args.data_dir).glob("*.jpg"))[: args.n]
-    inputs = collect_inputs([str(f) for f in files])
-    classify_files(inputs[:200], model, cropped=True, progress=False)  # warm the model
-    for views in config.VIEW_SETS[::-1]:
-        label = f"--views {views}" + (" (default)" if views == config.TEST_TIME_VIEWS else "")
-        start = time.perf_counter()
-        results = classify_files(inputs, model, cropped=True, progress=False, views=views)
-        seconds = time.perf_counter() - start
-        faces = sum(len(r.boxes) for r in results if r.status == "ok")
-        print(
-            f"cropped, {label}: {faces:,} faces in {seconds:.2f} s = {faces / seconds:,.0f} faces/s"
-        )
+    folders = [("UTKFace 64 px", Path(args.data_dir))]
+    if args.crops:
+        folders.append((Path(args.crops).parent.name or "crops", Path(args.crops)))
+    for name, folder in folders:
+        files = sorted(folder.glob("*.jpg"))[: args.n]
+        inputs = collect_inputs([str(f) for f in files])
+        classify_files(inputs[:64], model, cropped=True, progress=False)  # warm the detector
+        for views in config.VIEW_SETS[::-1]:
+            label = f"--views {views}" + (" (default)" if views == config.TEST_TIME_VIEWS else "")
+            start = time.perf_counter()
+            results = classify_files(inputs, model, cropped=True, progress=False, views=views)
+            seconds = time.perf_counter() - start
+            faces = sum(len(r.boxes) for r in results if r.status == "ok")
+            aligned = sum(r.framing == ["aligned"] for r in results)
+            print(
+                f"cropped {name}, {label}: {faces:,} faces ({aligned:,} aligned) in "
+                f"{seconds:.2f} s = {faces / seconds:,.0f} faces/s"
+            )
 
     with tempfile.TemporaryDirectory() as tmp:
         photos = make_photos(Path(args.data_dir).parent / "crop_part1", Path(tmp), args.photos, 0)
+        start = time.perf_counter()
+        batch = classify_files(collect_inputs([str(p) for p in photos]), model, progress=False)
+        seconds = time.perf_counter() - start
+        faces = sum(len(r.boxes) for r in batch if r.status == "ok")
+        print(
+            f"photos as a batch (1280x960, 3 faces each): {len(photos) / seconds:.1f} photos/s, "
+            f"{faces / seconds:.1f} faces/s; {faces} of {3 * len(photos)} faces found"
+        )
         latencies, found = [], 0
         for photo in photos:
             began = time.perf_counter()

@@ -89,12 +89,13 @@ NEAR_DUPLICATE_MIN_CORRELATION = 0.95
 
 
 # The pipeline's notebooks, in the order they run, with their page titles.
-NOTEBOOKS = ("01_eda", "02_preprocessing", "03_training", "04_evaluation")
+NOTEBOOKS = ("01_eda", "02_preprocessing", "03_training", "04_evaluation", "05_cross_dataset")
 NOTEBOOK_TITLES = {
     "01_eda": "1. Exploring the data",
     "02_preprocessing": "2. Preprocessing and split",
     "03_training": "3. Training",
     "04_evaluation": "4. Evaluation",
+    "05_cross_dataset": "5. Faces from elsewhere",
 }
 
 REPORTS_DIR = PROJECT_ROOT / "reports"

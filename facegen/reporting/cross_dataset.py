@@ -33,6 +33,7 @@ class CollectionScore:
     collection: Collection
     half: str
     rows: pd.DataFrame  # usable faces: labels, framing, p_female
+    images: np.ndarray  # the model's input for each row, uint8 (n, size, size)
     metrics: dict[str, Any]
     coverage: dict[str, Any]
 
@@ -85,9 +86,13 @@ def score_collection(
     n_boot: int = 1000,
     seed: int = config.SEED,
     views: str | None = None,
+    max_faces: int | None = None,
     progress: bool = False,
 ) -> CollectionScore:
-    """Frame, classify and evaluate one half of a collection (``HALVES``)."""
+    """Frame, classify and evaluate one half of a collection (``HALVES``).
+
+    ``max_faces`` takes a seeded sample of the half (a quick run's profile); None keeps it all.
+    """
     from facegen.modeling.inference import predict_proba
 
     if half not in HALVES:
@@ -96,6 +101,8 @@ def score_collection(
         collection = read_collection(collection)
     usable = collection.usable.assign(half=external_halves(collection.usable))
     chosen = usable if half == "all" else usable[usable["half"] == half]
+    if max_faces is not None and len(chosen) > max_faces:
+        chosen = chosen.sample(max_faces, random_state=seed).sort_index()
     framed = frame_files(chosen["file"].tolist(), chosen["path"].tolist(), size, progress=progress)
     position = {name: i for i, name in enumerate(framed.files)}
     rows = chosen[chosen["file"].isin(position)].reset_index(drop=True)
@@ -111,7 +118,7 @@ def score_collection(
     metrics["coverage"] = coverage
     metrics["collection"] = {"name": collection.name, "root": str(collection.root),
                              "layout": collection.layout, "half": half}  # fmt: skip
-    return CollectionScore(collection, half, rows, metrics, coverage)
+    return CollectionScore(collection, half, rows, images, metrics, coverage)
 
 
 def _coverage(
@@ -163,3 +170,46 @@ def write_score(score: CollectionScore, out: str | os.PathLike) -> Path:
         out / "predictions.csv", score.rows[columns].to_csv(index=False, lineterminator="\n")
     )
     return out
+
+
+def score_for_run(
+    run_dir: str | os.PathLike,
+    model,
+    collections: list[Collection],
+    *,
+    size: int,
+    n_boot: int,
+    seed: int,
+    views: str | None = None,
+    max_faces: int | None = None,
+    progress: bool = False,
+) -> dict[str, dict[str, CollectionScore]]:
+    """Both halves of every collection, written under ``<run>/external/`` with ``external.json``.
+
+    ``external.json`` keeps each collection's two headlines and, under ``headline``, the first
+    collection's test half: the figure the index and the model card show.
+    """
+    from facegen.atomic import atomic_write_text
+    from facegen.data.external import slug
+    from facegen.reporting.jsonable import to_jsonable
+
+    run_dir = Path(run_dir)
+    scores: dict[str, dict[str, CollectionScore]] = {}
+    for collection in collections:
+        scores[collection.name] = {}
+        for half in ("val", "test"):
+            score = score_collection(
+                model, collection, half=half, size=size, n_boot=n_boot, seed=seed,
+                views=views, max_faces=max_faces, progress=progress,
+            )  # fmt: skip
+            write_score(score, run_dir / "external" / f"{slug(collection.name)}-{half}")
+            scores[collection.name][half] = score
+    summary = {
+        "collections": {
+            name: {half: score.headline() for half, score in halves.items()}
+            for name, halves in scores.items()
+        },
+        "headline": next(iter(scores.values()))["test"].headline() if scores else {},
+    }
+    atomic_write_text(run_dir / "external.json", json.dumps(to_jsonable(summary), indent=2) + "\n")
+    return scores

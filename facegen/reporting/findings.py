@@ -203,3 +203,54 @@ def evaluation_conclusions(metrics: Mapping[str, Any]) -> str:
         "difference; the fairness table sets each gap beside what chance alone would give."
     )
     return "\n".join(lines)
+
+
+def cross_dataset_summary(
+    utkface: Mapping[str, Any], collections: Mapping[str, Mapping[str, Any]]
+) -> str:
+    """UTKFace's test accuracy beside each collection's test half, and whom the errors fall on.
+
+    ``collections`` maps a name to the ``CollectionScore.headline()`` of its test half.
+    """
+    lines = [
+        f"- **UTKFace test: {percent(utkface.get('test_accuracy'))}**"
+        f"{_interval(utkface.get('test_accuracy_low'), utkface.get('test_accuracy_high'))}."
+    ]
+    if not collections:
+        lines.append(
+            "- No external collection was given: pass `--external PATH` to `facegen report` "
+            "or set `$FACEGEN_EXTERNAL`."
+        )
+    for name, head in collections.items():
+        lines.append(
+            f"- **{name}: {percent(head['external_accuracy'])}**"
+            f"{_interval(head['external_accuracy_low'], head['external_accuracy_high'])} on "
+            f"{head['external_n']:,} faces; women recognised "
+            f"{percent(head['external_recall_female'])}, "
+            f"men {percent(head['external_recall_male'])} (gap "
+            f"{100 * head['external_recall_gap']:.1f} points, 95% interval "
+            f"{100 * head['external_recall_gap_low']:.1f} to "
+            f"{100 * head['external_recall_gap_high']:.1f}); "
+            f"{percent(head['external_aligned_share'])} of the faces aligned from landmarks."
+        )
+    return "**What this page found**\n\n" + "\n".join(lines)
+
+
+def limits_conclusions(factors: pd.DataFrame, name: str) -> str:
+    """Which property of the faces moves accuracy most, from one collection's ``factor_table``."""
+    spread = (
+        factors.reset_index()
+        .query("n >= 30")
+        .groupby("factor")["accuracy"]
+        .agg(lambda a: a.max() - a.min())
+        .sort_values(ascending=False)
+    )
+    if spread.empty:
+        return ""
+    ranked = ", ".join(
+        f"{factor.replace('_', ' ')} ({100 * gap:.0f} points)" for factor, gap in spread.items()
+    )
+    return (
+        f"On {name}'s validation half, accuracy varies most with: {ranked} (the gap between the "
+        "best and the worst group of at least 30 faces)."
+    )

@@ -56,6 +56,9 @@ def finish_manifest(
             manifest[key] = json.loads((run_dir / name).read_text())
     if (run_dir / "metrics.json").exists() and status == "complete":
         manifest["headline"] = json.loads((run_dir / "metrics.json").read_text())["headline"]
+        if (run_dir / "external.json").exists():
+            external = json.loads((run_dir / "external.json").read_text())
+            manifest["headline"].update(external.get("headline", {}))
     if failure:
         manifest["failure"] = failure
         atomic_write_text(run_dir / "FAILED", failure["message"] + "\n")

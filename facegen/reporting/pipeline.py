@@ -43,7 +43,19 @@ def _absolute_paths(parameters: dict) -> dict:
     if parameters.get("data_dir"):
         data_dir = str(Path(parameters["data_dir"]).expanduser().absolute())
         parameters = {**parameters, "data_dir": data_dir}
-    return parameters
+    return {**parameters, "external": _external_collections(parameters.get("external"))}
+
+
+def _external_collections(given: list[str] | str | None) -> list[str]:
+    """The external collections as absolute paths, each checked before any notebook starts."""
+    from facegen.data.external import CollectionError
+    from facegen.reporting.cross_dataset import external_paths
+
+    paths = [path.absolute() for path in external_paths(given)]
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        raise CollectionError(f"external collection not found: {', '.join(missing)}")
+    return [str(path) for path in paths]
 
 
 def run_report(
