@@ -16,7 +16,12 @@ from PIL import Image
 from facegen import config
 from facegen.faces import detect
 from facegen.faces.align import ALIGNED_SIZE, TEMPLATE, align_face, alignment_matrix
-from facegen.faces.decode import UnreadableImageError, decode_gray, decode_rgb
+from facegen.faces.decode import (
+    UnreadableImageError,
+    decode_gray,
+    decode_rgb,
+    header_dimensions,
+)
 from facegen.faces.framing import ALIGNED, WHOLE_IMAGE, frame_crops
 from facegen.faces.preprocess import preprocess_face
 
@@ -260,3 +265,11 @@ def test_a_damaged_file_is_refused_with_its_reason(decode, data, reason):
         decode(data, "photos/x.jpg")
     assert caught.value.reason == reason and caught.value.source == "photos/x.jpg"
     assert str(caught.value) == f"photos/x.jpg: {reason}"
+
+
+def test_the_size_is_read_from_a_header_only_when_the_header_is_there():
+    photo = np.ascontiguousarray(astronaut()[:300, :200])
+    assert header_dimensions(rgb_png_bytes(photo)) == (200, 300)
+    assert header_dimensions(rgb_jpeg_bytes(photo)) == (200, 300)
+    assert header_dimensions(b"\x89PNG\r\n\x1a\n" + b"\x07" * 40) is None  # no IHDR: noise
+    assert header_dimensions(b"GIF89a") is None

@@ -38,8 +38,12 @@ def header_dimensions(data: bytes) -> tuple[int, int] | None:
 
     Lets a caller refuse a gigantic photo before OpenCV allocates memory for every pixel.
     """
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
-        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        # Only a real IHDR chunk holds the size: a damaged file's bytes there are noise, and
+        # read as a size they called a broken PNG "too large" instead of corrupt.
+        if len(data) >= 24 and data[12:16] == b"IHDR":
+            return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        return None
     if not data.startswith(b"\xff\xd8"):
         return None
     i = 2
