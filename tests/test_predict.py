@@ -1,11 +1,14 @@
-"""`facegen predict`: inputs, detection and cropping, every bad input, outputs and exit codes.
+"""`facegen predict`: inputs, detection and alignment, every bad input, outputs and exit codes.
 
-A tiny untrained model built here carries the plumbing; what matters is that each file gets the
-right status, the probabilities are the model's, and a bad file never stops the batch.
+A tiny untrained model (``conftest.model_path``) carries the plumbing; what matters is that each
+file gets the right status and reason, the probabilities are the model's on the shared path
+(detect, align, preprocess), and a bad file never stops the batch. Faces are scikit-image's
+public-domain astronaut, cut, turned and pasted as each case needs.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import zlib
 from pathlib import Path
@@ -13,41 +16,26 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from facegen.cli import main
-from facegen.faces import detect
-from facegen.faces.decode import header_dimensions
-from facegen.faces.preprocess import load_face
+from facegen.faces.align import align_face
+from facegen.faces.decode import decode_gray, header_dimensions
+from facegen.faces.detect import MIN_FACE_FRACTION, detect_faces
+from facegen.faces.preprocess import preprocess_face
 from facegen.modeling.inference import predict_proba
-from facegen.modeling.model import ModelConfig, build_model
-from facegen.modeling.saving import load_model, save_model
-from facegen.predict import classify as inference
+from facegen.modeling.saving import load_model
+from facegen.predict import classify
 from facegen.predict.inputs import collect_inputs
 
-from .conftest import jpeg_bytes, png_bytes, synthetic_face
-
-
-def cartoon_face(size: int = 200) -> np.ndarray:
-    """A drawn face (grey oval, dark eyes, brows, nose, mouth) that OpenCV's cascade finds."""
-    image = np.full((size, size), 200, np.uint8)
-    c = size // 2
-    cv2.ellipse(image, (c, c + 5), (int(size * 0.3), int(size * 0.4)), 0, 0, 360, 150, -1)
-    for side in (-1, 1):
-        eye = (c + side * int(size * 0.12), c - int(size * 0.08))
-        cv2.ellipse(image, eye, (int(size * 0.06), int(size * 0.03)), 0, 0, 360, 40, -1)
-        brow_y = c - int(size * 0.16)
-        cv2.line(
-            image,
-            (c + side * int(size * 0.06), brow_y),
-            (c + side * int(size * 0.2), brow_y),
-            60,
-            4,
-        )
-    cv2.line(image, (c, c - int(size * 0.05)), (c, c + int(size * 0.1)), 110, 3)
-    cv2.ellipse(
-        image, (c, c + int(size * 0.2)), (int(size * 0.1), int(size * 0.03)), 0, 0, 360, 70, -1
-    )
-    return cv2.GaussianBlur(image, (5, 5), 0)
+from .conftest import (
+    ASTRONAUT_BOX,
+    astronaut,
+    astronaut_face,
+    exif_rotated_jpeg_bytes,
+    rgb_jpeg_bytes,
+    rgb_png_bytes,
+)
 
 
 def huge_png_header(width: int, height: int) -> bytes:
@@ -62,50 +50,39 @@ def huge_png_header(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"") + chunk(b"IEND", b"")
 
 
+def brick() -> np.ndarray:
+    from skimage import data
+
+    return data.brick()  # grayscale 512x512, no face
+
+
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory) -> Path:
-    import keras
-
-    keras.utils.set_random_seed(0)
-    path = tmp_path_factory.mktemp("model") / "model.keras"
-    save_model(build_model(ModelConfig(widths=(4, 8), dropout=0.0)), path)
-    return path
-
-
-@pytest.fixture
-def photos(tmp_path: Path) -> Path:
+def photos(tmp_path_factory) -> Path:
     """A folder mixing a face photo, a faceless image, bad files and a non-image, one level deep."""
-    folder = tmp_path / "photos"
+    folder = tmp_path_factory.mktemp("inputs") / "photos"
     (folder / "holiday").mkdir(parents=True)
-    cv2.imwrite(str(folder / "holiday" / "face.png"), cartoon_face())
-    cv2.imwrite(str(folder / "wall.jpg"), np.full((300, 400, 3), 128, np.uint8))
+    (folder / "holiday" / "face.png").write_bytes(rgb_png_bytes(astronaut()))
+    (folder / "wall.jpg").write_bytes(rgb_jpeg_bytes(brick()))
     (folder / "empty.jpg").write_bytes(b"")
     (folder / "notes.txt").write_text("not a picture")
-    (folder / "cut.jpg").write_bytes(jpeg_bytes(synthetic_face(1, 200))[:1500])
+    (folder / "cut.jpg").write_bytes(rgb_jpeg_bytes(astronaut())[:1500])
     (folder / "giant.png").write_bytes(huge_png_header(40_000, 40_000))
     (folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
     return folder
+
+
+@pytest.fixture(scope="module")
+def face_file(tmp_path_factory) -> Path:
+    """One UTKFace-like crop of the astronaut, for the tests that only need a face to exist."""
+    path = tmp_path_factory.mktemp("crop") / "face.jpg"
+    path.write_bytes(rgb_jpeg_bytes(astronaut_face()))
+    return path
 
 
 def run_json(capsys, *args: str) -> tuple[int, list[dict]]:
     code = main(["predict", "--format", "json", "-q", *args])
     out = capsys.readouterr().out
     return code, json.loads(out) if out.strip() else []
-
-
-def test_the_drawn_face_is_found_and_cropped_around_its_box():
-    faces = detect.detect_faces(cartoon_face())
-    assert len(faces) == 1
-    box = faces[0]
-    assert 20 <= box.x <= 60 and 20 <= box.y <= 60 and 100 <= box.width <= 180
-    crop = detect.crop_face(cartoon_face(), box)
-    assert crop.shape[0] == crop.shape[1] == round(box.width / detect.CROP_BOX_FRACTION)
-
-
-def test_crop_outside_the_photo_repeats_the_edge_instead_of_black():
-    image = np.full((100, 100), 77, np.uint8)
-    crop = detect.crop_face(image, detect.FaceBox(70, 70, 60, 60))
-    assert crop.shape == (72, 72) and (crop == 77).all()
 
 
 def test_collect_inputs_walks_folders_expands_globs_and_keeps_missing_paths(photos, tmp_path):
@@ -122,10 +99,14 @@ def test_every_file_gets_a_status_and_the_batch_carries_on(photos, model_path, c
     code, files = run_json(capsys, str(photos), "--model", str(model_path))
     assert code == 0
     by_name = {Path(f["file"]).name: f for f in files}
+    assert len(files) == 6
     assert by_name["face.png"]["status"] == "ok" and len(by_name["face.png"]["faces"]) == 1
     face = by_name["face.png"]["faces"][0]
     assert face["label"] in ("male", "female") and 0.5 <= face["probability"] <= 1
-    assert by_name["wall.jpg"]["status"] == "no face"
+    assert face["framing"] == "aligned"
+    assert np.abs(np.array(face["box"]) - ASTRONAUT_BOX).max() <= 4
+    assert (by_name["face.png"]["width"], by_name["face.png"]["height"]) == (512, 512)
+    assert by_name["wall.jpg"]["status"] == "no face" and by_name["wall.jpg"]["faces"] == []
     assert by_name["empty.jpg"]["detail"] == "empty file (0 bytes)"
     assert by_name["notes.txt"]["detail"] == "not an image (unrecognised file format)"
     assert by_name["cut.jpg"]["detail"] == "truncated JPEG (no end-of-image marker)"
@@ -137,60 +118,85 @@ def test_every_file_gets_a_status_and_the_batch_carries_on(photos, model_path, c
 def test_probabilities_are_the_models_own_on_the_shared_preprocessing(photos, model_path, capsys):
     code, files = run_json(capsys, str(photos / "holiday"), "--model", str(model_path))
     assert code == 0
-    gray = cartoon_face()
-    box = detect.detect_faces(gray)[0]
-    from facegen.faces.preprocess import preprocess_face
-
+    path = photos / "holiday" / "face.png"
+    (face,) = detect_faces([astronaut()])[0]
+    gray = decode_gray(path.read_bytes())
     expected = predict_proba(
-        load_model(model_path), preprocess_face(detect.crop_face(gray, box))[None]
+        load_model(model_path), preprocess_face(align_face(gray, face.landmarks))[None]
     )
     assert files[0]["faces"][0]["p_female"] == pytest.approx(float(expected[0]), abs=1e-4)
 
 
-def test_cropped_mode_reproduces_the_training_arrays(tmp_path, model_path, capsys):
+def test_cropped_mode_aligns_each_face_and_uses_the_whole_image_when_none_is_found(
+    tmp_path, model_path, capsys
+):
+    from skimage import data
+
     folder = tmp_path / "crops"
     folder.mkdir()
-    for i in range(5):
-        (folder / f"{i}.jpg").write_bytes(jpeg_bytes(synthetic_face(i)))
+    (folder / "a_face.jpg").write_bytes(rgb_jpeg_bytes(astronaut_face(0.25)))
+    (folder / "b_brick.png").write_bytes(rgb_png_bytes(brick()))
+    (folder / "c_coffee.jpg").write_bytes(rgb_jpeg_bytes(data.coffee()))
     code, files = run_json(capsys, "--cropped", str(folder), "--model", str(model_path))
-    assert code == 0
+    assert code == 0 and [f["status"] for f in files] == ["ok", "ok", "ok"]
+    faces = [f["faces"][0] for f in files]
+    assert [face["framing"] for face in faces] == ["aligned", "whole image", "whole image"]
+
     model = load_model(model_path)
-    expected = predict_proba(model, np.stack([load_face(folder / f"{i}.jpg") for i in range(5)]))
-    got = [f["faces"][0]["p_female"] for f in sorted(files, key=lambda f: f["file"])]
-    assert got == pytest.approx(expected.tolist(), abs=1e-4)
-    assert all(f["faces"][0]["box"] == [0, 0, 64, 64] for f in files)
+    grays = [
+        decode_gray((folder / name).read_bytes())
+        for name in sorted(p.name for p in folder.glob("*"))
+    ]
+    (found,) = detect_faces([astronaut_face(0.25)])[0]
+    inputs = [
+        preprocess_face(align_face(grays[0], found.landmarks)),
+        preprocess_face(grays[1]),  # no face found: exactly the whole image, as a UTKFace crop
+        preprocess_face(grays[2]),
+    ]
+    expected = predict_proba(model, np.stack(inputs))
+    assert [face["p_female"] for face in faces] == pytest.approx(expected.tolist(), abs=1e-4)
+    assert faces[1]["box"] == [0, 0, 512, 512] and faces[2]["box"] == [0, 0, 600, 400]
+    assert main(["predict", "-q", "--cropped", "--format", "csv", str(folder),
+                 "--model", str(model_path)]) == 0  # fmt: skip
+    rows = capsys.readouterr().out.strip().splitlines()[1:]
+    assert [row.split(",")[3] for row in rows] == ["aligned", "whole image", "whole image"]
 
 
-def test_worker_processes_give_the_same_answers_as_one_process(tmp_path, model_path):
+def test_chunks_and_batches_change_neither_the_answers_nor_their_order(
+    tmp_path, model_path, monkeypatch
+):
     folder = tmp_path / "many"
     folder.mkdir()
-    for i in range(inference._MIN_FILES_FOR_WORKERS + 6):
-        (folder / f"{i:03d}.png").write_bytes(png_bytes(synthetic_face(i)))
+    for i, margin in enumerate((0.5, 0.3, 0.2, 0.1)):
+        (folder / f"{i}.png").write_bytes(rgb_png_bytes(astronaut_face(margin)))
     (folder / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    (folder / "wall.png").write_bytes(rgb_png_bytes(brick()))
     inputs = collect_inputs([str(folder)])
     model = load_model(model_path)
-    parallel = inference.classify_files(inputs, model, cropped=True, workers=2, progress=False)
-    serial = inference.classify_files(inputs, model, cropped=True, workers=1, progress=False)
-    assert [r.status for r in parallel] == [r.status for r in serial]
-    assert sum(r.status == "error" for r in parallel) == 1
-    ok = [r for r in parallel if r.status == "ok"]
+    together = classify.classify_files(inputs, model, cropped=True, progress=False)
+    monkeypatch.setattr(classify, "_CHUNK", 2)
+    apart = classify.classify_files(inputs, model, cropped=True, batch_size=1, progress=False)
+    assert [r.file for r in apart] == [str(item.path) for item in inputs]
+    assert [r.status for r in apart] == [r.status for r in together]
+    assert [r.framing for r in apart] == [r.framing for r in together]
+    assert sum(r.status == "error" for r in apart) == 1
+    ok = [r for r in together if r.status == "ok"]
     assert np.allclose(
         np.concatenate([r.probabilities for r in ok]),
-        np.concatenate([r.probabilities for r in serial if r.status == "ok"]),
+        np.concatenate([r.probabilities for r in apart if r.status == "ok"]),
+        atol=1e-4,
     )
 
 
-def test_a_huge_photo_is_searched_at_reduced_size_and_boxed_in_its_own_pixels(
-    tmp_path, model_path, capsys
-):
-    big = cv2.resize(cartoon_face(), (8000, 8000), interpolation=cv2.INTER_LINEAR)
-    path = tmp_path / "big.jpg"
-    cv2.imwrite(str(path), big)
-    assert header_dimensions(path.read_bytes()) == (8000, 8000)
-    code, files = run_json(capsys, str(path), "--model", str(model_path))
-    assert code == 0 and files[0]["status"] == "ok"
-    x, y, w, h = files[0]["faces"][0]["box"]
-    assert 4000 <= w <= 7200 and x + w <= 8000 and y + h <= 8000
+def test_a_failure_while_reading_ahead_reaches_the_caller(photos, model_path, monkeypatch):
+    def broken(paths, size, cropped):
+        raise RuntimeError("detector exploded")
+
+    monkeypatch.setattr(classify, "analyse_files", broken)
+    with pytest.raises(RuntimeError, match="detector exploded"):
+        classify.classify_files(
+            collect_inputs([str(photos)]), load_model(model_path), progress=False
+        )
 
 
 def test_annotated_copies_mirror_the_input_names(photos, model_path, tmp_path, capsys):
@@ -200,21 +206,27 @@ def test_annotated_copies_mirror_the_input_names(photos, model_path, tmp_path, c
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert written == ["photos/holiday/face.png.jpg"]
     drawn = cv2.imread(str(out / written[0]))
-    assert drawn.shape[:2] == (200, 200)
-    assert (
-        np.abs(drawn.astype(int) - cv2.cvtColor(cartoon_face(), cv2.COLOR_GRAY2BGR)).sum(axis=2)
-        > 60
-    ).any()
+    original = cv2.imread(str(photos / "holiday" / "face.png"))
+    assert drawn.shape == original.shape
+    changed = np.abs(drawn.astype(int) - original).sum(axis=2) > 60
+    x, y, w, h = ASTRONAUT_BOX
+    assert changed.any() and changed[y - 5 : y + h + 5, x - 5 : x + w + 5].any()
 
 
 def test_table_and_csv_list_every_file(photos, model_path, capsys):
     assert main(["predict", "-q", str(photos), "--model", str(model_path)]) == 0
     table = capsys.readouterr().out
     assert "photos/holiday/face.png" in table and "error: empty file (0 bytes)" in table
+    (face_line,) = [line for line in table.splitlines() if "face.png" in line]
+    assert face_line.endswith("aligned")
     assert main(["predict", "-q", "--format", "csv", str(photos), "--model", str(model_path)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].startswith("file,status,face,x,y,width,height,label,probability,p_female")
+    assert lines[0] == (
+        "file,status,face,framing,x,y,width,height,label,probability,p_female,detail"
+    )
     assert len(lines) == 1 + 6  # six files, one face among them
+    (face_row,) = [line for line in lines if "face.png" in line]
+    assert face_row.split(",")[1:4] == ["ok", "1", "aligned"]
 
 
 def test_paths_can_come_from_a_list_file(photos, model_path, tmp_path, capsys):
@@ -230,6 +242,120 @@ def test_exit_status_is_1_only_when_nothing_could_be_processed(photos, model_pat
     assert code == 1 and [f["status"] for f in files] == ["error", "error"]
     code, _ = run_json(capsys, str(photos / "wall.jpg"), "--model", str(model_path))
     assert code == 0  # read fine, just no face in it
+
+
+# --- every kind of bad input, end to end, in one batch -------------------------------------------
+
+
+def cmyk_jpeg(rgb: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).convert("CMYK").save(buffer, "JPEG", quality=95)
+    return buffer.getvalue()
+
+
+BORDER_CUT = ASTRONAUT_BOX[0] + 30  # the photo starts 30 px into the face's box
+BIG = 3  # the big photo is the astronaut at three times its size
+TINY = (
+    f"1 face too small to classify (narrower than {MIN_FACE_FRACTION * 1500:.0f} px, "
+    f"{MIN_FACE_FRACTION:.0%} of the photo's shorter side)"
+)  # the 1500x2000 photo's 21 px face
+
+
+@pytest.fixture(scope="module")
+def bad_batch(tmp_path_factory, model_path) -> dict[str, dict]:
+    """One ``facegen predict`` run over every awkward input a user might bring, by file name."""
+    from skimage import data
+
+    folder = tmp_path_factory.mktemp("bad") / "inputs"
+    folder.mkdir()
+    canvas = np.full((1500, 2000, 3), 90, np.uint8)
+    canvas[600:728, 900:1028] = cv2.resize(astronaut(), (128, 128), interpolation=cv2.INTER_AREA)
+    turn = cv2.getRotationMatrix2D((255.5, 255.5), 20, 1.0)
+    files = {
+        "no_face.jpg": rgb_jpeg_bytes(data.coffee()),
+        "two_faces.png": rgb_png_bytes(np.hstack([astronaut(), astronaut()])),
+        "tiny_face.jpg": rgb_jpeg_bytes(canvas),
+        "huge_face.jpg": rgb_jpeg_bytes(astronaut_face(0.3, 1500)),
+        "big_photo.jpg": rgb_jpeg_bytes(
+            cv2.resize(astronaut(), None, fx=BIG, fy=BIG, interpolation=cv2.INTER_LINEAR)
+        ),
+        "border.png": rgb_png_bytes(np.ascontiguousarray(astronaut()[:, BORDER_CUT:])),
+        "turned.png": rgb_png_bytes(
+            cv2.warpAffine(astronaut(), turn, (512, 512), borderMode=cv2.BORDER_REFLECT_101)
+        ),
+        "gray.png": rgb_png_bytes(data.camera()),
+        "cmyk.jpg": cmyk_jpeg(astronaut()),
+        "phone.jpg": exif_rotated_jpeg_bytes(np.ascontiguousarray(astronaut()[:, 64:448])),
+        "damaged.jpg": rgb_jpeg_bytes(astronaut())[:4000],
+        "broken.png": b"\x89PNG\r\n\x1a\n" + b"\x07" * 200 + b"IEND\xae\x42\x60\x82",
+    }
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    out = folder.parent / "out.json"
+    code = main(["predict", "-q", "--format", "json", "-o", str(out), str(folder),
+                 "--model", str(model_path)])  # fmt: skip
+    assert code == 0
+    listed = json.loads(out.read_text())
+    assert sorted(Path(f["file"]).name for f in listed) == sorted(files)  # nothing lost
+    return {Path(f["file"]).name: f for f in listed}
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "faces", "detail"),
+    [
+        ("no_face.jpg", "no face", 0, None),
+        ("two_faces.png", "ok", 2, None),
+        ("tiny_face.jpg", "no face", 0, TINY),
+        ("huge_face.jpg", "ok", 1, None),
+        ("big_photo.jpg", "ok", 1, None),
+        ("border.png", "ok", 1, None),
+        ("turned.png", "ok", 1, None),
+        ("gray.png", "ok", 1, None),
+        ("cmyk.jpg", "ok", 1, None),
+        ("phone.jpg", "ok", 1, None),
+        ("damaged.jpg", "error", 0, "truncated JPEG (no end-of-image marker)"),
+        ("broken.png", "error", 0, "corrupt PNG (OpenCV could not decode it)"),
+    ],
+)
+def test_each_bad_input_gets_a_status_and_a_reason(bad_batch, name, status, faces, detail):
+    result = bad_batch[name]
+    assert (result["status"], len(result["faces"]), result["detail"]) == (status, faces, detail)
+    for face in result["faces"]:
+        assert face["framing"] == "aligned" and face["label"] in ("male", "female")
+
+
+def test_bad_inputs_are_boxed_in_their_own_upright_pixels(bad_batch):
+    def box(name, face=0):
+        return np.array(bad_batch[name]["faces"][face]["box"])
+
+    left, right = sorted(box("two_faces.png", i)[0] for i in (0, 1))
+    assert left < 512 <= right
+    assert np.abs(box("big_photo.jpg") - np.array(ASTRONAUT_BOX) * BIG).max() <= 6 * BIG
+    assert (bad_batch["big_photo.jpg"]["width"], bad_batch["big_photo.jpg"]["height"]) == (
+        512 * BIG,
+        512 * BIG,
+    )
+    assert box("huge_face.jpg")[2] > 600  # a face filling most of a 1500 px photo
+    assert box("border.png")[0] == 0  # cut by the photo's left edge, and still aligned
+    phone = bad_batch["phone.jpg"]
+    assert (phone["width"], phone["height"]) == (384, 512)  # upright, as EXIF says
+    assert np.abs(box("phone.jpg")[:2] - [ASTRONAUT_BOX[0] - 64, ASTRONAUT_BOX[1]]).max() <= 5
+
+
+def test_a_huge_photo_is_refused_from_its_header(tmp_path, model_path, capsys):
+    path = tmp_path / "giant.jpg"
+    big = rgb_jpeg_bytes(np.zeros((16, 16, 3), np.uint8))
+    # The frame header (SOF0) holds the size: claim 12000x12000 without the pixels to match.
+    start = big.index(b"\xff\xc0")
+    big = big[: start + 5] + (12000).to_bytes(2, "big") * 2 + big[start + 9 :]
+    path.write_bytes(big)
+    assert header_dimensions(big) == (12000, 12000)
+    code, files = run_json(capsys, str(path), "--model", str(model_path))
+    assert code == 1
+    assert files[0]["detail"] == "too large: 12000x12000 pixels (over 100 megapixels)"
+
+
+# --- the model ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -289,7 +415,7 @@ def test_the_default_model_is_the_newest_complete_runs(tmp_path, photos, model_p
     ],
 )
 def test_predict_uses_the_views_the_models_run_was_evaluated_with(
-    tmp_path, model_path, capsys, monkeypatch, training, flag, expected
+    tmp_path, model_path, face_file, capsys, monkeypatch, training, flag, expected
 ):
     import shutil
 
@@ -300,7 +426,6 @@ def test_predict_uses_the_views_the_models_run_was_evaluated_with(
     shutil.copy(model_path, run / "model.keras")
     if training is not None:
         (run / "training.json").write_text(json.dumps(training))
-    (tmp_path / "face.jpg").write_bytes(jpeg_bytes(synthetic_face(0)))
     seen = []
     real = predict.predict_proba
 
@@ -310,22 +435,23 @@ def test_predict_uses_the_views_the_models_run_was_evaluated_with(
 
     monkeypatch.setattr(predict, "predict_proba", spy)
     code, files = run_json(
-        capsys, "--cropped", str(tmp_path / "face.jpg"), "--model", str(run / "model.keras"), *flag
+        capsys, "--cropped", str(face_file), "--model", str(run / "model.keras"), *flag
     )
     assert code == 0 and files[0]["status"] == "ok"
     assert seen == [expected]
 
 
 @pytest.mark.parametrize("record", ['{"test_time_views": "flip+sh', "[1, 2]"])
-def test_a_damaged_run_record_is_named_and_views_override_it(tmp_path, model_path, capsys, record):
+def test_a_damaged_run_record_is_named_and_views_override_it(
+    tmp_path, model_path, face_file, capsys, record
+):
     import shutil
 
     run = tmp_path / "run"
     run.mkdir()
     shutil.copy(model_path, run / "model.keras")
     (run / "training.json").write_text(record)
-    (tmp_path / "face.jpg").write_bytes(jpeg_bytes(synthetic_face(0)))
-    args = ["--cropped", str(tmp_path / "face.jpg"), "--model", str(run / "model.keras")]
+    args = ["--cropped", str(face_file), "--model", str(run / "model.keras")]
     assert main(["predict", "-q", *args]) == 2
     error = capsys.readouterr().err
     assert str(run / "training.json") in error and "--views" in error

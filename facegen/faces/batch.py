@@ -72,13 +72,15 @@ def _frame_all(files: list[str], paths: list[str], size: int, progress: bool) ->
         for name, path in chunk:
             try:
                 data = Path(path).read_bytes()
-                rgbs.append(decode_rgb(data, path))
-                grays.append(decode_gray(data, path))
-                names.append(name)
+                rgb, gray = decode_rgb(data, path), decode_gray(data, path)
             except UnreadableImageError as exc:
                 errors[name] = exc.reason
             except OSError as exc:
                 errors[name] = f"cannot be read ({exc.strerror or exc})"
+            else:  # both decoded, or neither kept: the three lists stay in step
+                rgbs.append(rgb)
+                grays.append(gray)
+                names.append(name)
         for name, result in zip(names, frame_crops(rgbs, grays, size), strict=True):
             images.append(result.face)
             kept.append(name)

@@ -13,7 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from facegen.faces.decode import UnreadableImageError, decode_gray, decode_rgb, header_dimensions
-from facegen.faces.detect import FaceBox, detect_faces
+from facegen.faces.detect import MIN_FACE_FRACTION, FaceBox, detect_faces
 from facegen.faces.framing import frame_crops, frame_photo
 from facegen.predict.inputs import InputFile
 
@@ -94,6 +94,8 @@ def analyse_files(
             frame_photo(rgb, gray, size, faces=faces)
             for (_, rgb, gray), faces in zip(readable, found, strict=True)
         ]
+        for (result, rgb, _), faces, kept in zip(readable, found, per_file, strict=True):
+            result.detail = _ignored(rgb, len(faces) - len(kept), other=bool(kept))
     for (result, _, _), faces in zip(readable, per_file, strict=True):
         result.boxes = [face.box for face in faces]
         result.framing = [face.framing for face in faces]
@@ -104,6 +106,21 @@ def analyse_files(
         )
         result.status = OK if faces else NO_FACE
     return [result for result, _, _ in decoded]
+
+
+def _ignored(image: np.ndarray, count: int, *, other: bool) -> str:
+    """Why faces the detector found are not in the result: too small for the photo.
+
+    Without it a photo whose only face is small says "no face" with no reason given.
+    """
+    if not count:
+        return ""
+    smallest = MIN_FACE_FRACTION * min(image.shape[:2])
+    faces = f"{count} {'other ' if other else ''}{'face' if count == 1 else 'faces'}"
+    return (
+        f"{faces} too small to classify (narrower than {smallest:.0f} px, "
+        f"{MIN_FACE_FRACTION:.0%} of the photo's shorter side)"
+    )
 
 
 def analyse_file(path: str | os.PathLike, size: int, cropped: bool) -> ImageResult:
