@@ -205,9 +205,16 @@ def external_halves(frame: pd.DataFrame, seed: int = config.EXTERNAL_SPLIT_SEED)
     """
     order = np.argsort(frame["file"].to_numpy(), kind="stable")
     ordered = frame.iloc[order]
-    stratum = (
-        ordered["gender"].astype(str) + "|" + ordered["ethnicity"].astype(object).astype(str)
-    ).to_numpy()
+    # Formatted in Python, not with pandas' string concatenation: under pandas 3 a missing
+    # ethnicity stays missing through ``astype(str)`` and the sum is NaN, which equals no key,
+    # so a collection without ethnicities got no half at all.
+    stratum = np.array(
+        [
+            f"{gender}|{ethnicity}"
+            for gender, ethnicity in zip(ordered["gender"], ordered["ethnicity"], strict=True)
+        ],
+        dtype=object,
+    )
     rng = np.random.default_rng(seed)
     halves = np.empty(len(frame), dtype=object)
     for key in sorted(set(stratum)):
