@@ -267,3 +267,18 @@ def test_evaluate_on_a_missing_path_says_so_in_one_line(model_path, tmp_path, ca
     assert code != 0
     err = capsys.readouterr().err.strip()
     assert err == f"facegen: {tmp_path / 'nowhere'}: no such file or folder"
+
+
+def test_evaluate_with_nothing_to_score_says_why_in_one_line(model_path, tmp_path, capsys):
+    for gender in ("female", "male"):
+        (tmp_path / "bad" / gender).mkdir(parents=True)
+        (tmp_path / "bad" / gender / "x.jpg").write_bytes(b"")
+    code = main(["evaluate", "-q", str(tmp_path / "bad"), "--model", str(model_path),
+                 "--half", "all", "--out", str(tmp_path / "out")])  # fmt: skip
+    assert code == 2
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("facegen")]
+    assert line == (
+        "facegen: bad (all half): no face to score; 2 usable listed, 2 unreadable "
+        "(such as male/x.jpg: empty file (0 bytes))"
+    )
+    assert not (tmp_path / "out").exists()

@@ -18,7 +18,12 @@ import numpy as np
 import pandas as pd
 
 from facegen import config
-from facegen.data.external import Collection, external_halves, read_collection
+from facegen.data.external import (
+    Collection,
+    CollectionError,
+    external_halves,
+    read_collection,
+)
 from facegen.evaluation.summary import evaluate_predictions
 from facegen.faces.batch import frame_files
 from facegen.faces.framing import ALIGNED, WHOLE_IMAGE
@@ -106,6 +111,8 @@ def score_collection(
     framed = frame_files(chosen["file"].tolist(), chosen["path"].tolist(), size, progress=progress)
     position = {name: i for i, name in enumerate(framed.files)}
     rows = chosen[chosen["file"].isin(position)].reset_index(drop=True)
+    if rows.empty:  # evaluate_predictions would only say "y_true is empty"
+        raise CollectionError(_nothing_scored(collection, half, len(chosen), framed.errors))
     order = np.array([position[name] for name in rows["file"]], dtype=np.int64)
     images = framed.images[order]
     rows["framing"] = [framed.framing[i] for i in order]
@@ -119,6 +126,17 @@ def score_collection(
     metrics["collection"] = {"name": collection.name, "root": str(collection.root),
                              "layout": collection.layout, "half": half}  # fmt: skip
     return CollectionScore(collection, half, rows, images, metrics, coverage)
+
+
+def _nothing_scored(collection: Collection, half: str, in_half: int, errors: dict[str, str]) -> str:
+    message = f"{collection.name} ({half} half): no face to score; {in_half:,} usable listed"
+    if errors:
+        name, reason = next(iter(errors.items()))
+        message += f", {len(errors):,} unreadable (such as {name}: {reason})"
+    problems = collection.problems()
+    if len(problems):
+        message += "; not usable: " + ", ".join(f"{n:,} {why}" for why, n in problems.items())
+    return message
 
 
 def _coverage(
