@@ -527,3 +527,46 @@ def test_headline_names_children_over_60s_and_the_weakest_ethnicity():
     assert headline["age_60_plus_accuracy_low"] == headline["age_60_plus_accuracy_high"] == 0.0
     # White: rows 0, 2, 4, 6 -> 3 of 4 right; Black: rows 1, 3, 5, 7 -> 2 of 4 right.
     assert headline["worst_ethnicity"] == "Black" and headline["worst_ethnicity_accuracy"] == 0.5
+
+
+def test_headline_recall_gap_is_men_minus_women_with_an_interval_around_it():
+    # EIGHT: women recall 2/3 (rows 5, 6 of 5-7), men recall 3/5 (rows 0-2 of 0-4).
+    frame = _frame([config.GENDERS[y] for y in EIGHT_TRUE], ["White"] * 4 + ["Black"] * 4)
+    headline = evaluate_predictions(frame, EIGHT_TRUE, EIGHT_PROB, n_boot=200)["headline"]
+    assert headline["recall_female"] == pytest.approx(2 / 3)
+    assert headline["recall_male"] == pytest.approx(3 / 5)
+    assert headline["recall_gap"] == pytest.approx(3 / 5 - 2 / 3)
+    for name in ("recall_female", "recall_male", "recall_gap"):
+        assert headline[f"{name}_low"] <= headline[name] <= headline[f"{name}_high"]
+    assert headline["recall_gap_low"] < headline["recall_gap_high"]
+
+
+# --- thresholds -----------------------------------------------------------------------------------
+
+
+def _shifted_scores(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Faces from elsewhere: both genders' scores shifted towards 'male', so at 0.5 half the
+    women are missed and almost no man is; the ranking itself is as good as before."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    logits = np.where(labels == 1, 0.0, -2.0) + rng.normal(0.0, 1.0, n)
+    return labels, 1 / (1 + np.exp(-logits))
+
+
+def test_a_balanced_threshold_chosen_on_one_half_helps_on_the_other():
+    from facegen.evaluation.thresholds import balanced_threshold, with_threshold
+
+    fit_labels, fit_scores = _shifted_scores(3000, seed=1)
+    held_labels, held_scores = _shifted_scores(3000, seed=2)
+    at_half = metrics.rates_from_counts(
+        *metrics.confusion_counts(held_labels, (held_scores >= 0.5).astype(int))
+    )
+    chosen = with_threshold(balanced_threshold(fit_labels, fit_scores), held_labels, held_scores)
+
+    def balanced(rates) -> float:
+        return (float(rates["recall_female"]) + float(rates["recall_male"])) / 2
+
+    assert balanced(at_half) < 0.76  # about 0.74: women recognised half the time
+    assert balanced(chosen) > balanced(at_half) + 0.06  # about 0.83 with the threshold near 0.28
+    assert abs(chosen["recall_gap"]) < abs(float(at_half["recall_gap"])) / 3
+    assert chosen["recall_gap"] == pytest.approx(chosen["recall_male"] - chosen["recall_female"])
