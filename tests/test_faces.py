@@ -273,3 +273,22 @@ def test_the_size_is_read_from_a_header_only_when_the_header_is_there():
     assert header_dimensions(rgb_jpeg_bytes(photo)) == (200, 300)
     assert header_dimensions(b"\x89PNG\r\n\x1a\n" + b"\x07" * 40) is None  # no IHDR: noise
     assert header_dimensions(b"GIF89a") is None
+
+
+def with_thumbnail(jpeg: bytes) -> bytes:
+    """The JPEG with an APP1 segment holding a small JPEG, as an EXIF thumbnail sits."""
+    payload = b"Exif\x00\x00" + rgb_jpeg_bytes(astronaut_face(size=16))
+    return jpeg[:2] + b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload + jpeg[2:]
+
+
+def test_data_after_the_end_of_image_is_no_truncation_but_a_cut_scan_is():
+    jpeg = with_thumbnail(rgb_jpeg_bytes(astronaut_face()))
+    expected = decode_rgb(jpeg)
+    # A motion photo: the phone appends its video after the image's end-of-image marker.
+    motion = jpeg + b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8
+    assert np.array_equal(decode_rgb(motion, "motion.jpg"), expected)
+    # Cut inside the scan: the thumbnail's own end-of-image marker must not pass for the image's.
+    cut = jpeg[: len(jpeg) - 1000]
+    assert b"\xff\xd9" in cut
+    with pytest.raises(UnreadableImageError, match="truncated JPEG"):
+        decode_rgb(cut, "cut.jpg")

@@ -86,7 +86,7 @@ def _decode(data: bytes, source: str, flags: int) -> np.ndarray:
     kind = image_format(data)
     if kind is None:
         raise UnreadableImageError(source, "not an image (unrecognised file format)")
-    if kind == "jpeg" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
+    if kind == "jpeg" and not _jpeg_complete(data):
         raise UnreadableImageError(source, "truncated JPEG (no end-of-image marker)")
     if kind == "png" and b"IEND" not in data[-32:]:
         raise UnreadableImageError(source, "truncated PNG (no IEND chunk)")
@@ -94,3 +94,35 @@ def _decode(data: bytes, source: str, flags: int) -> np.ndarray:
     if image is None or image.size == 0:
         raise UnreadableImageError(source, f"corrupt {kind.upper()} (OpenCV could not decode it)")
     return image
+
+
+def _jpeg_complete(data: bytes) -> bool:
+    """Whether the image's compressed data reaches its end-of-image marker.
+
+    Usually the file's last bytes. Phones append data after it (a motion photo's video, a
+    vendor trailer), so otherwise the marker is looked for after the first scan begins: inside
+    compressed data a 0xFF byte is always followed by 0x00 or a restart marker, so FF D9 there is
+    the end of the image, whereas one inside the EXIF thumbnail (before the scan) proves nothing.
+    """
+    if data.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        return True
+    scan = _scan_start(data)
+    return scan is not None and data.find(b"\xff\xd9", scan) != -1
+
+
+def _scan_start(data: bytes) -> int | None:
+    """Offset of the first scan's compressed data (after its SOS header), None when not reached."""
+    i = 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            return None  # not at a marker: the headers are damaged
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            i += 2
+        elif marker == 0xDA:  # start of scan
+            return i + 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+        else:
+            i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+    return None
