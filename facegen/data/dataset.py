@@ -2,7 +2,8 @@
 
 ``load_dataset()`` is what notebooks and scripts call: it finds the data, reads the labels,
 collapses duplicates, preprocesses (from cache when it can), drops unreadable files with a reason,
-groups near-duplicates and splits. Everything it decided is on the returned ``Dataset``.
+groups near-duplicates and splits, then finds and aligns each face as any face from elsewhere is
+(``faces.framing``). Everything it decided is on the returned ``Dataset``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from facegen.data.near_duplicates import near_duplicate_groups
 from facegen.data.quality import QualityReport, quality_report
 from facegen.data.split import assign_splits, write_split
 from facegen.data.utkface import load_frame
+from facegen.faces.batch import frame_files
 from facegen.faces.cache import cache_key, load_faces
+from facegen.faces.framing import WHOLE_IMAGE
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +109,8 @@ class Dataset:
         if missing:
             raise ValueError(f"{len(missing)} faces could not be read at {size} px: {missing[:3]}")
         images = faces.images[faces.index_for(self.used["file"].tolist())]
+        if "framing" in self.frame:
+            images, _, _ = _aligned(self.used, images, size, cache=True, progress=progress)
         return replace(self, images=images, image_size=size, from_cache=faces.from_cache)
 
     def labels(self, rows: pd.DataFrame) -> np.ndarray:
@@ -120,6 +125,12 @@ class Dataset:
     def write_split(self, path: str | os.PathLike) -> Path:
         return write_split(self.used, path)
 
+    def _framing_lines(self) -> list[str]:
+        if "framing" not in self.frame:
+            return ["Faces used as stored (not aligned)"]
+        counts = self.used["framing"].value_counts()
+        return ["Framing"] + [f"  {name:<12} {n:>6,}" for name, n in counts.items()]
+
     def __str__(self) -> str:
         sizes = self.split_sizes()
         lines = [
@@ -127,6 +138,7 @@ class Dataset:
             f"  {self.image_size}x{self.image_size} grayscale, seed {self.seed}, "
             f"fingerprint {self.fingerprint}" + (" (from cache)" if self.from_cache else ""),
             str(self.quality),
+            *self._framing_lines(),
             "Split",
             *(f"  {row.Index:<5} {row.files:>6,}  ({row.share:.1%})" for row in sizes.itertuples()),
         ]
@@ -141,8 +153,14 @@ def load_dataset(
     download: bool = True,
     cache: bool = True,
     progress: bool = True,
+    align: bool = True,
 ) -> Dataset:
-    """Find, check, preprocess and split UTKFace (see the module docstring for the steps)."""
+    """Find, check, preprocess and split UTKFace (see the module docstring for the steps).
+
+    ``align``: the model's inputs are the faces found and aligned by the same code as every
+    face from elsewhere (``faces.framing``), so training and prediction share one geometry by
+    construction; False keeps the stored crops as they are (benchmarks compare the two).
+    """
     image_size = config.check_image_size(image_size)
     frame = load_frame(data_dir, download=download)
     data_dir = Path(frame["path"].iat[0]).parent if len(frame) else Path(data_dir or ".")
@@ -157,10 +175,15 @@ def load_dataset(
             f"No usable face images in {data_dir}: see the quality report.\n{quality_report(frame)}"
         )
     images = faces.images[faces.index_for(used["file"].tolist())]
+    # Near-duplicates are found on the stored crops, so the split never depends on the detector.
     groups = _near_duplicate_groups(images, used, image_size, cache=cache)
     frame["near_dup_group"] = pd.Series(groups, index=used.index).reindex(frame.index)
     frame["near_dup_group"] = frame["near_dup_group"].astype("Int64")
     frame["split"] = assign_splits(used, groups, seed).reindex(frame.index)
+    if align:
+        images, framing, turn = _aligned(used, images, image_size, cache=cache, progress=progress)
+        frame["framing"] = pd.Series(framing, index=used.index).reindex(frame.index)
+        frame["turn"] = pd.Series(turn, index=used.index).reindex(frame.index)
     return Dataset(
         frame=frame,
         images=images,
@@ -169,6 +192,29 @@ def load_dataset(
         seed=seed,
         from_cache=faces.from_cache,
     )
+
+
+def _aligned(
+    used: pd.DataFrame, stored: np.ndarray, size: int, *, cache: bool, progress: bool
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Each used face aligned to the landmark template (whole when no face is found), with how
+    it was framed and how far its head is turned.
+
+    A file that decoded once for the stored crops decodes again here; should it not, its
+    stored crop is kept and counted as framed whole, rather than losing a face from the split.
+    """
+    framed = frame_files(
+        used["file"].tolist(), used["path"].tolist(), size, cache=cache, progress=progress
+    )
+    position = {name: i for i, name in enumerate(framed.files)}
+    images, framing = stored.copy(), [WHOLE_IMAGE] * len(used)
+    turn = np.full(len(used), np.nan)
+    for row, name in enumerate(used["file"]):
+        if name in position:
+            images[row] = framed.images[position[name]]
+            framing[row] = framed.framing[position[name]]
+            turn[row] = framed.turn[position[name]]
+    return images, framing, turn
 
 
 def _near_duplicate_groups(

@@ -92,3 +92,16 @@ def factor_table(
     columns = ["factor", "group", "n", "accuracy", "accuracy_low", "accuracy_high",
                "recall_female", "recall_male"]  # fmt: skip
     return joined[columns].set_index(["factor", "group"])
+
+
+TURN_BINS = ((0.0, "frontal"), (0.1, "slightly turned"), (0.25, "turned"))
+"""Head-turn bands (``faces.framing.head_turn``, in eye distances): lower bound and name."""
+
+
+def turn_bins(turn: np.ndarray) -> pd.Categorical:
+    """Head turn as bands; a face framed whole (no landmarks) is 'no landmarks'."""
+    names = [name for _, name in TURN_BINS] + ["no landmarks"]
+    edges = [lower for lower, _ in TURN_BINS][1:]
+    codes = np.searchsorted(edges, np.nan_to_num(turn, nan=0.0), side="right")
+    codes = np.where(np.isnan(turn), len(TURN_BINS), codes)
+    return pd.Categorical.from_codes(codes, categories=names, ordered=True)

@@ -26,7 +26,7 @@ from facegen.faces.framing import frame_crops
 
 log = logging.getLogger(__name__)
 
-FRAMING_VERSION = 1
+FRAMING_VERSION = 3
 """Bump when detection, alignment or preprocessing of external faces changes."""
 _BATCH = 64
 
@@ -38,6 +38,7 @@ class FramedArrays:
     images: np.ndarray
     files: list[str]
     framing: list[str]
+    turn: np.ndarray  # head turn per face (``framing.head_turn``), NaN when framed whole
     errors: dict[str, str] = field(default_factory=dict)
     from_cache: bool = False
 
@@ -64,7 +65,7 @@ def frame_files(
 
 
 def _frame_all(files: list[str], paths: list[str], size: int, progress: bool) -> FramedArrays:
-    images, kept, framing, errors = [], [], [], {}
+    images, kept, framing, turns, errors = [], [], [], [], {}
     bar = tqdm(total=len(paths), desc="framing faces", unit="face", disable=not progress)
     for start in range(0, len(paths), _BATCH):
         rgbs, grays, names = [], [], []
@@ -85,10 +86,11 @@ def _frame_all(files: list[str], paths: list[str], size: int, progress: bool) ->
             images.append(result.face)
             kept.append(name)
             framing.append(result.framing)
+            turns.append(result.turn)
         bar.update(min(_BATCH, len(paths) - start))
     bar.close()
     stacked = np.stack(images) if images else np.zeros((0, size, size), np.uint8)
-    return FramedArrays(stacked, kept, framing, errors)
+    return FramedArrays(stacked, kept, framing, np.array(turns, dtype=np.float64), errors)
 
 
 def _key(paths: Sequence[str | os.PathLike], size: int) -> str:
@@ -110,6 +112,7 @@ def _read(cache_file: Path) -> FramedArrays:
             images=stored["images"],
             files=stored["files"].tolist(),
             framing=stored["framing"].tolist(),
+            turn=stored["turn"],
             errors=dict(
                 zip(stored["error_files"].tolist(), stored["error_reasons"].tolist(), strict=True)
             ),
@@ -125,6 +128,7 @@ def _write(cache_file: Path, framed: FramedArrays) -> None:
                 images=framed.images,
                 files=np.array(framed.files, dtype=str),
                 framing=np.array(framed.framing, dtype=str),
+                turn=framed.turn,
                 error_files=np.array(list(framed.errors), dtype=str),
                 error_reasons=np.array(list(framed.errors.values()), dtype=str),
             )

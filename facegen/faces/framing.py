@@ -17,6 +17,7 @@ import numpy as np
 from facegen import config
 from facegen.faces.align import align_face
 from facegen.faces.detect import (
+    CROP_MIN_CONFIDENCE,
     DetectedFace,
     FaceBox,
     central_face,
@@ -40,6 +41,19 @@ class FramedFace:
     framing: str  # ALIGNED or WHOLE_IMAGE
     box: FaceBox
     confidence: float | None = None
+    turn: float = float("nan")  # head turn from the landmarks (``head_turn``); NaN when whole
+
+
+def head_turn(landmarks: np.ndarray) -> float:
+    """How far the head is turned: the nose's offset from the eyes' midpoint along the eye line,
+    in eye distances (0 frontal, about 0.5 in profile). A similarity cannot undo a turn, so it is
+    what remains different after alignment."""
+    left, right, nose = (np.asarray(landmarks[i], dtype=np.float64) for i in range(3))
+    axis = right - left
+    distance = float(np.dot(axis, axis))
+    if distance <= 1e-9:
+        return float("nan")
+    return abs(float(np.dot(nose - (left + right) / 2, axis)) / distance)
 
 
 def frame_crops(
@@ -50,11 +64,12 @@ def frame_crops(
     A face that fills its crop to the edges leaves MTCNN no context to find it, so crops with no
     face found are searched once more inside a mirrored border (``detect.CROP_PADDING``).
     """
-    found = [central_face(rgb, faces) for rgb, faces in zip(rgbs, detect_faces(rgbs), strict=True)]
+    detected = detect_faces(rgbs, CROP_MIN_CONFIDENCE)
+    found = [central_face(rgb, faces) for rgb, faces in zip(rgbs, detected, strict=True)]
     missing = [i for i, face in enumerate(found) if face is None]
     if missing:
         borders = [padded(rgbs[i]) for i in missing]
-        retried = detect_faces([image for image, _ in borders])
+        retried = detect_faces([image for image, _ in borders], CROP_MIN_CONFIDENCE)
         for i, (image, border), faces in zip(missing, borders, retried, strict=True):
             face = central_face(image, faces)
             found[i] = shifted(face, border) if face is not None else None
@@ -74,4 +89,10 @@ def _framed(gray: np.ndarray, face: DetectedFace | None, size: int) -> FramedFac
         height, width = gray.shape[:2]
         return FramedFace(preprocess_face(gray, size), WHOLE_IMAGE, FaceBox(0, 0, width, height))
     aligned = align_face(gray, face.landmarks)
-    return FramedFace(preprocess_face(aligned, size), ALIGNED, face.box, face.confidence)
+    return FramedFace(
+        preprocess_face(aligned, size),
+        ALIGNED,
+        face.box,
+        face.confidence,
+        head_turn(face.landmarks),
+    )

@@ -45,14 +45,18 @@ def preprocessing_steps(
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """The original (BGR), grayscale and model-input image of each file, to show the pipeline.
 
-    Uses the same ``decode_gray`` and ``preprocess_face`` as training, so what the notebook
-    shows is what the model gets.
+    The model input comes from the same ``frame_crops`` as training and ``facegen predict``
+    (found, aligned to the landmark template, preprocessed), so the figure shows what the model
+    gets.
     """
-    originals, grays, finals = [], [], []
+    from facegen.faces.decode import decode_rgb
+    from facegen.faces.framing import frame_crops
+
+    originals, grays, rgbs = [], [], []
     for path in paths:
         data = Path(path).read_bytes()
         originals.append(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
-        gray = decode_gray(data, str(path))
-        grays.append(gray)
-        finals.append(preprocess_face(gray, size))
+        grays.append(decode_gray(data, str(path)))
+        rgbs.append(decode_rgb(data, str(path)))
+    finals = [framed.face for framed in frame_crops(rgbs, grays, size)]
     return originals, grays, finals

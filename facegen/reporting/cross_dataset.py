@@ -116,6 +116,7 @@ def score_collection(
     order = np.array([position[name] for name in rows["file"]], dtype=np.int64)
     images = framed.images[order]
     rows["framing"] = [framed.framing[i] for i in order]
+    rows["turn"] = framed.turn[order]
     rows["p_female"] = predict_proba(model, images, views=views or config.TEST_TIME_VIEWS)
     labels = (rows["gender"] == "female").to_numpy(dtype=np.int8)
     metrics = evaluate_predictions(
@@ -183,7 +184,7 @@ def write_score(score: CollectionScore, out: str | os.PathLike) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "metrics.json", json.dumps(to_jsonable(score.metrics), indent=2) + "\n")
-    columns = ["file", "gender", "ethnicity", "age_band", "half", "framing", "p_female"]
+    columns = ["file", "gender", "ethnicity", "age_band", "half", "framing", "turn", "p_female"]
     atomic_write_text(
         out / "predictions.csv", score.rows[columns].to_csv(index=False, lineterminator="\n")
     )

@@ -217,7 +217,7 @@ def preprocessing_steps(
         steps = (
             (original, f"Original ({width}x{height})", None),
             (gray, "Grayscale", None),
-            (final, f"Model input ({final_width}x{final_height})", "nearest"),
+            (final, f"Aligned model input ({final_width}x{final_height})", "nearest"),
         )
         for ax, (image, name, interpolation) in zip(row_axes, steps, strict=True):
             _show_face(ax, image, interpolation)
