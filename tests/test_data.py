@@ -99,12 +99,12 @@ def test_another_size_keeps_the_faces_and_split_and_matches_preprocessing(trap_f
     assert larger.images.shape == (len(dataset.used), 64, 64) and larger.image_size == 64
     assert larger.used["split"].equals(dataset.used["split"])
     # Row i is still file i: compare with that file decoded and preprocessed at 64 directly.
-    from facegen.faces.preprocess import preprocess_face
+    from facegen.faces.preprocess import model_input
 
     for i in (0, len(dataset.used) - 1):
         path = dataset.used["path"].iat[i]
         gray = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_GRAYSCALE)
-        assert np.array_equal(larger.images[i], preprocess_face(gray, 64))
+        assert np.array_equal(larger.images[i], model_input(gray, 64))
     assert dataset.at_size(48) is dataset
     with pytest.raises(ValueError, match="image_size must be between"):
         dataset.at_size(4)

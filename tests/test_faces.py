@@ -23,7 +23,7 @@ from facegen.faces.decode import (
     header_dimensions,
 )
 from facegen.faces.framing import ALIGNED, WHOLE_IMAGE, frame_crops
-from facegen.faces.preprocess import preprocess_face
+from facegen.faces.preprocess import model_input
 
 from .conftest import (
     ASTRONAUT_BOX,
@@ -184,14 +184,14 @@ def test_crops_are_aligned_retried_inside_a_border_or_used_whole():
     )
     # The aligned crop is the shared path: landmarks, align_face, then preprocess_face.
     (face,) = detect.detect_faces([utk_like])[0]
-    expected = preprocess_face(align_face(gray_of(utk_like), face.landmarks))
+    expected = model_input(align_face(gray_of(utk_like), face.landmarks))
     assert np.array_equal(framed[0].face, expected)
     # The retried face is boxed in the crop's own pixels: it reaches past the crop's corner.
     box = framed[1].box
     assert box.x < 0 and box.y < 0 and box.x + box.width > overfilled.shape[1] // 2
     assert framed[1].confidence >= detect.MIN_CONFIDENCE
     # No face: the whole image, preprocessed as a UTKFace crop is.
-    assert np.array_equal(framed[2].face, preprocess_face(brick))
+    assert np.array_equal(framed[2].face, model_input(brick))
     assert framed[2].box == detect.FaceBox(0, 0, 512, 512) and framed[2].confidence is None
 
 

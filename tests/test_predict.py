@@ -22,7 +22,7 @@ from facegen.cli import main
 from facegen.faces.align import align_face
 from facegen.faces.decode import decode_gray, header_dimensions
 from facegen.faces.detect import MIN_FACE_FRACTION, detect_faces
-from facegen.faces.preprocess import preprocess_face
+from facegen.faces.preprocess import model_input
 from facegen.modeling.inference import predict_proba
 from facegen.modeling.saving import load_model
 from facegen.predict import classify
@@ -122,7 +122,7 @@ def test_probabilities_are_the_models_own_on_the_shared_preprocessing(photos, mo
     (face,) = detect_faces([astronaut()])[0]
     gray = decode_gray(path.read_bytes())
     expected = predict_proba(
-        load_model(model_path), preprocess_face(align_face(gray, face.landmarks))[None]
+        load_model(model_path), model_input(align_face(gray, face.landmarks))[None]
     )
     assert files[0]["faces"][0]["p_female"] == pytest.approx(float(expected[0]), abs=1e-4)
 
@@ -149,9 +149,9 @@ def test_cropped_mode_aligns_each_face_and_uses_the_whole_image_when_none_is_fou
     ]
     (found,) = detect_faces([astronaut_face(0.25)])[0]
     inputs = [
-        preprocess_face(align_face(grays[0], found.landmarks)),
-        preprocess_face(grays[1]),  # no face found: exactly the whole image, as a UTKFace crop
-        preprocess_face(grays[2]),
+        model_input(align_face(grays[0], found.landmarks)),
+        model_input(grays[1]),  # no face found: exactly the whole image
+        model_input(grays[2]),
     ]
     expected = predict_proba(model, np.stack(inputs))
     assert [face["p_female"] for face in faces] == pytest.approx(expected.tolist(), abs=1e-4)

@@ -20,8 +20,9 @@ def real(real_data_dir, tmp_path_factory):
         pytest.skip(f"exact counts are for the aligned UTKFace folder, not {real_data_dir.name}")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FACEGEN_CACHE_DIR", str(tmp_path_factory.mktemp("real-cache")))
-        cold = load_dataset(real_data_dir, progress=False)
-        warm = load_dataset(real_data_dir, progress=False)
+        # The counts and the split come from the stored crops; aligning is tested on its own below.
+        cold = load_dataset(real_data_dir, progress=False, align=False)
+        warm = load_dataset(real_data_dir, progress=False, align=False)
     return cold, warm
 
 
@@ -82,31 +83,28 @@ def test_warm_load_is_identical_and_from_cache(real, tmp_path: Path):
     assert a.read_bytes() == b.read_bytes()
 
 
-def test_predict_crops_wild_faces_like_the_aligned_training_crops(real_data_dir):
-    """The detector's box, widened by the measured UTKFace margins, lands on the aligned crop.
-
-    ``crop_part1/`` holds the same faces as ``UTKFace/`` before alignment and cropping; the crop
-    ``facegen predict`` cuts from the first should look like the second. 0.825 mean correlation
-    was measured on 199 faces by benchmarks/measure_crop.py; a crop 25% too wide (box fraction
-    0.66 instead of 0.83) scored 0.59 here.
-    """
+def test_a_face_from_a_larger_crop_lands_where_its_training_face_sits(real_data_dir):
+    """The same face at 200x200 (``crop_part1/``) and at 64x64 (``UTKFace/``), each found and
+    aligned to the landmark template, gives nearly the same model input: the frame is the
+    template's, not the file's (benchmarks/measure_alignment.py measures it on more faces)."""
     import numpy as np
 
-    from facegen.faces.decode import decode_gray
-    from facegen.faces.detect import crop_face, detect_faces
-    from facegen.faces.preprocess import load_face, preprocess_face
+    from facegen.faces.decode import decode_gray, decode_rgb
+    from facegen.faces.framing import ALIGNED, frame_crops
 
-    wild = real_data_dir.parent / "crop_part1"
-    if not wild.is_dir():
+    large = real_data_dir.parent / "crop_part1"
+    if not large.is_dir():
         pytest.skip(f"no crop_part1/ beside {real_data_dir}")
-    names = sorted(p.name for p in wild.glob("*.jpg") if (real_data_dir / p.name).exists())[:300]
-    scores = []
-    for name in names:
-        gray = decode_gray((wild / name).read_bytes(), name)
-        boxes = detect_faces(gray)
-        if boxes:
-            ours = preprocess_face(crop_face(gray, boxes[0])).astype(float).ravel()
-            aligned = load_face(real_data_dir / name).astype(float).ravel()
-            scores.append(np.corrcoef(ours, aligned)[0, 1])
-    assert len(scores) >= 100
-    assert np.mean(scores) > 0.78
+    names = sorted(p.name for p in large.glob("*.jpg") if (real_data_dir / p.name).exists())[:150]
+
+    def framed(folder):
+        datas = [(folder / name).read_bytes() for name in names]
+        return frame_crops([decode_rgb(d) for d in datas], [decode_gray(d) for d in datas])
+
+    scores = [
+        np.corrcoef(a.face.ravel().astype(float), b.face.ravel().astype(float))[0, 1]
+        for a, b in zip(framed(large), framed(real_data_dir), strict=True)
+        if a.framing == b.framing == ALIGNED
+    ]
+    assert len(scores) >= 140
+    assert np.median(scores) > 0.9

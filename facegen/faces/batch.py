@@ -26,7 +26,7 @@ from facegen.faces.framing import frame_crops
 
 log = logging.getLogger(__name__)
 
-FRAMING_VERSION = 3
+FRAMING_VERSION = 4
 """Bump when detection, alignment or preprocessing of external faces changes."""
 _BATCH = 64
 

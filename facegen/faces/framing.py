@@ -1,10 +1,11 @@
-"""From a decoded image to model inputs: find the face, align it to UTKFace's frame, preprocess.
+"""From a decoded image to model inputs: find the face, align it to UTKFace's frame, preprocess,
+even out its lighting.
 
-The one path for every face that did not come from UTKFace itself: ``facegen predict`` (photos
-and crops alike), ``facegen evaluate`` and the cross-dataset report. A crop ("each file is one
-face") takes its most central face; when the detector finds none, the whole image is used and
-the result says so. A photo gives every face large enough to matter. Each result names how its
-face was framed.
+The one path for every face the model sees: UTKFace's training and test faces, ``facegen
+predict`` (photos and crops alike), ``facegen evaluate`` and the cross-dataset report. A crop
+("each file is one face") takes its most central face; when the detector finds none, the whole
+image is used and the result says so. A photo gives every face large enough to matter. Each
+result names how its face was framed.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from facegen.faces.detect import (
     padded,
     shifted,
 )
-from facegen.faces.preprocess import preprocess_face
+from facegen.faces.preprocess import model_input
 
 ALIGNED = "aligned"
 WHOLE_IMAGE = "whole image"
@@ -87,10 +88,10 @@ def frame_photo(
 def _framed(gray: np.ndarray, face: DetectedFace | None, size: int) -> FramedFace:
     if face is None:
         height, width = gray.shape[:2]
-        return FramedFace(preprocess_face(gray, size), WHOLE_IMAGE, FaceBox(0, 0, width, height))
+        return FramedFace(model_input(gray, size), WHOLE_IMAGE, FaceBox(0, 0, width, height))
     aligned = align_face(gray, face.landmarks)
     return FramedFace(
-        preprocess_face(aligned, size),
+        model_input(aligned, size),
         ALIGNED,
         face.box,
         face.confidence,

@@ -30,6 +30,27 @@ def preprocess_face(gray: np.ndarray, size: int = config.IMAGE_SIZE) -> np.ndarr
     return cv2.resize(gray, (size, size), interpolation=interpolation)
 
 
+LIGHTING_CLIP = 2.0
+LIGHTING_TILES = 4
+
+
+def normalize_lighting(face: np.ndarray) -> np.ndarray:
+    """Even out lighting and contrast with CLAHE (contrast-limited adaptive histogram
+    equalisation, ``LIGHTING_TILES`` x ``LIGHTING_TILES`` tiles).
+
+    Faces from elsewhere are darker and flatter than UTKFace's; equalising every model input,
+    training faces included, narrowed the gap between women's and men's recall on FairFace's
+    validation half from 0.156 to 0.108 (docs/decisions.md).
+    """
+    clahe = cv2.createCLAHE(clipLimit=LIGHTING_CLIP, tileGridSize=(LIGHTING_TILES,) * 2)
+    return clahe.apply(face)
+
+
+def model_input(gray: np.ndarray, size: int = config.IMAGE_SIZE) -> np.ndarray:
+    """A (framed) face as the model takes it: resized by ``preprocess_face``, lighting evened."""
+    return normalize_lighting(preprocess_face(gray, size))
+
+
 def load_face(path: str | os.PathLike, size: int = config.IMAGE_SIZE) -> np.ndarray:
     """Read one already-cropped face file into the model's input (raises UnreadableImageError)."""
     path = Path(path)
