@@ -107,3 +107,23 @@ def test_hostile_names_are_escaped_in_the_html_card(tmp_path):
     assert "| A\\|<script>" in markdown  # a "|" in a name does not split the table cell
     assert "<script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_the_card_states_each_external_collections_test_half(tmp_path):
+    head = {
+        "external_n": 4001, "external_accuracy": 0.781, "external_accuracy_low": 0.768,
+        "external_accuracy_high": 0.794, "external_recall_female": 0.72,
+        "external_recall_male": 0.83, "external_recall_gap": 0.11, "external_recall_gap_low": 0.08,
+        "external_recall_gap_high": 0.14, "external_aligned_share": 0.982,
+    }  # fmt: skip
+    external = {"collections": {"fairface": {"val": {}, "test": head}}, "headline": head}
+    _write_run(tmp_path / "run", {"headline": HEADLINE}, external=external)
+    markdown, _ = render_model_card(tmp_path / "run")
+    assert "fairface, 4,001 faces of its test half) it does 78.1% (95% interval 76.8% – 79.4%)" in (
+        _summary(markdown) + markdown
+    )
+    assert "| fairface | 4,001 | 78.1% (76.8% – 79.4%) | 72.0% | 83.0% | 11.0% (8.0% – 14.0%)" in (
+        markdown
+    )
+    _write_run(tmp_path / "plain", {"headline": HEADLINE})
+    assert "No collection other than UTKFace" in render_model_card(tmp_path / "plain")[0]

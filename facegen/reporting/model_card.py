@@ -117,6 +117,26 @@ def _age_range(head: dict, name: str) -> dict[str, Any] | None:
     }
 
 
+def _external(run_dir: Path) -> list[dict[str, Any]]:
+    """Each external collection's test half (``external.json``), for the card's own section."""
+    collections = _load(run_dir, "external.json").get("collections", {})
+    rows = []
+    for name, halves in collections.items():
+        head = halves.get("test", {})
+        rows.append({
+            "name": name, "n": head.get("external_n"),
+            "accuracy": head.get("external_accuracy"),
+            "low": head.get("external_accuracy_low"), "high": head.get("external_accuracy_high"),
+            "recall_female": head.get("external_recall_female"),
+            "recall_male": head.get("external_recall_male"),
+            "gap": head.get("external_recall_gap"),
+            "gap_low": head.get("external_recall_gap_low"),
+            "gap_high": head.get("external_recall_gap_high"),
+            "aligned": head.get("external_aligned_share"),
+        })  # fmt: skip
+    return rows
+
+
 def card_context(run_dir: Path) -> dict[str, Any]:
     """Everything the card template reads, from the run's own files."""
     manifest = _load(run_dir, "manifest.json")
@@ -163,6 +183,7 @@ def card_context(run_dir: Path) -> dict[str, Any]:
             "worst_n": head.get("worst_subgroup_n"),
         },
         "children": _age_range(head, "children_0_12"),
+        "external": _external(run_dir),
         "tables": tables,
         "weakest": _weakest(tables, head),
         "fairness": _fairness_rows(metrics),
