@@ -19,8 +19,8 @@ import numpy as np
 from tqdm import tqdm
 
 from facegen import config
-from facegen.atomic import atomic_path
 from facegen.faces.align import ALIGNED_SIZE, TEMPLATE
+from facegen.faces.cache import write_arrays
 from facegen.faces.decode import UnreadableImageError, decode_gray, decode_rgb
 from facegen.faces.framing import frame_crops
 
@@ -121,16 +121,12 @@ def _read(cache_file: Path) -> FramedArrays:
 
 
 def _write(cache_file: Path, framed: FramedArrays) -> None:
-    try:
-        with atomic_path(cache_file) as tmp, open(tmp, "wb") as handle:
-            np.savez(
-                handle,
-                images=framed.images,
-                files=np.array(framed.files, dtype=str),
-                framing=np.array(framed.framing, dtype=str),
-                turn=framed.turn,
-                error_files=np.array(list(framed.errors), dtype=str),
-                error_reasons=np.array(list(framed.errors.values()), dtype=str),
-            )
-    except OSError as exc:
-        log.warning("Could not write cache %s (%s)", cache_file, exc)
+    write_arrays(
+        cache_file,
+        images=framed.images,
+        files=np.array(framed.files, dtype=str),
+        framing=np.array(framed.framing, dtype=str),
+        turn=framed.turn,
+        error_files=np.array(list(framed.errors), dtype=str),
+        error_reasons=np.array(list(framed.errors.values()), dtype=str),
+    )

@@ -9,6 +9,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -166,15 +167,20 @@ def load_faces(
         errors={files[i]: r for i, r in enumerate(reasons) if r is not None},
     )
     if cache:
-        try:
-            with atomic_path(cache_file) as tmp, open(tmp, "wb") as handle:
-                np.savez(
-                    handle,
-                    images=faces.images,
-                    files=np.array(faces.files, dtype=str),
-                    error_files=np.array(list(faces.errors), dtype=str),
-                    error_reasons=np.array(list(faces.errors.values()), dtype=str),
-                )
-        except OSError as exc:
-            log.warning("Could not write cache %s (%s)", cache_file, exc)
+        write_arrays(
+            cache_file,
+            images=faces.images,
+            files=np.array(faces.files, dtype=str),
+            error_files=np.array(list(faces.errors), dtype=str),
+            error_reasons=np.array(list(faces.errors.values()), dtype=str),
+        )
     return faces
+
+
+def write_arrays(path: Path, **arrays: np.ndarray) -> None:
+    """Cache arrays atomically; a read-only cache only makes the next run slower, never fails."""
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+    except OSError as exc:
+        log.warning("Could not write cache %s (%s)", path, exc)
