@@ -60,6 +60,17 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return html.escape(str(value))
 
 
+def _failure_place(failure: dict) -> str:
+    """Where a run stopped: a notebook's cell, a notebook whose kernel died (cell unknown), a
+    step of the report after the notebooks, or ``facegen train``."""
+    notebook, cell, step = failure.get("notebook"), failure.get("cell"), failure.get("step")
+    if notebook:
+        return f"{notebook} cell [{cell}]" if cell is not None else notebook
+    if step and step != "train":
+        return step
+    return "training (facegen train)"
+
+
 def write_index(root: str | os.PathLike | None = None) -> Path:
     """``reports/index.html``: every run, newest first, with its headline numbers and links."""
     root = Path(root).absolute() if root else config.REPORTS_DIR
@@ -74,13 +85,7 @@ def write_index(root: str | os.PathLike | None = None) -> Path:
         params = manifest.get("parameters", {})
         status = manifest.get("status", "?")
         if status in ("failed", "interrupted"):
-            failure = manifest.get("failure", {})
-            where = (
-                f"{failure['notebook']} cell [{failure.get('cell')}]"
-                if failure.get("notebook")
-                else "training (facegen train)"
-            )
-            status = f"{status} in {where}"
+            status = f"{status} in {_failure_place(manifest.get('failure', {}))}"
         links = " ".join(
             f'<a href="{run}/{name}.html">{name[:2]}</a>'
             for name in config.NOTEBOOKS
