@@ -18,7 +18,7 @@ import os
 import platform
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -310,7 +310,7 @@ def run_variant(
         "images_per_second": round(result.images_per_second),
         "parameters": int(result.model.count_params()),
         "seed": seed,
-        "measured": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "measured": datetime.now(UTC).strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "note": "",
     }

@@ -187,9 +187,7 @@ def render_model_card(run_dir: Path) -> tuple[str, str]:
     """Return the card as Markdown and as a standalone HTML page."""
     context = card_context(run_dir)
     markdown = render("model_card.md.j2", **context)
-    page = render(
-        "model_card.html.j2", run_id=context["run_id"], body=markdown_to_html(markdown)
-    )
+    page = render("model_card.html.j2", run_id=context["run_id"], body=markdown_to_html(markdown))
     return markdown, page
 
 
