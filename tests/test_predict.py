@@ -368,7 +368,7 @@ def test_a_damaged_run_record_is_named_and_views_override_it(tmp_path, model_pat
     (run / "training.json").write_text(record)
     (tmp_path / "face.jpg").write_bytes(jpeg_bytes(synthetic_face(0)))
     args = ["--cropped", str(tmp_path / "face.jpg"), "--model", str(run / "model.keras")]
-    assert main(["predict", "-q", *args]) == 2
+    assert main(["predict", "-q", *args]) == 3  # bad input: the run's record is damaged
     error = capsys.readouterr().err
     assert str(run / "training.json") in error and "--views" in error
     code, files = run_json(capsys, *args, "--views", "flip")

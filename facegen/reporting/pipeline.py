@@ -269,7 +269,14 @@ def describe_failure(step: str | None, exc: BaseException, run_dir: Path) -> dic
     place = f"{notebook}.ipynb" if notebook else step or "the report"
     failure: dict[str, Any] = {"notebook": notebook, "step": step, "cell": None}
     if _is_interrupt(exc):
-        failure.update(status="interrupted", error="interrupted", message=f"{place}: interrupted")
+        cell = _running_cell(run_dir / f"{notebook}.ipynb") if notebook else None
+        where = f" in cell [{cell}]" if cell is not None else ""
+        failure.update(
+            status="interrupted",
+            cell=cell,
+            error="interrupted",
+            message=f"{place}: interrupted{where}",
+        )
     elif isinstance(exc, PapermillExecutionError):
         error = f"{exc.ename}: {exc.evalue}"
         failure.update(
@@ -295,8 +302,9 @@ def describe_failure(step: str | None, exc: BaseException, run_dir: Path) -> dic
 
 
 def _is_interrupt(exc: BaseException) -> bool:
-    """Ctrl-C reaches the kernels too (they share the terminal's process group), so it may
-    arrive as a cell that failed with KeyboardInterrupt rather than as one here."""
+    """Ctrl-C reaches this process (jupyter_client starts each kernel in a session of its own);
+    a kernel interrupted some other way (a SIGINT sent to it) ends its cell with
+    KeyboardInterrupt, which is an interruption too, not a failure of the notebook."""
     from papermill.exceptions import PapermillExecutionError
 
     return isinstance(exc, KeyboardInterrupt) or (
