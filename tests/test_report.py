@@ -210,3 +210,13 @@ def test_two_reports_started_together_get_their_own_folders(face_folder, tmp_pat
     monkeypatch.setattr(config, "NOTEBOOKS", ("01_step",))  # as in the two runs
     write_index(reports)
     assert (reports / "index.html").read_text() == index
+
+
+def test_only_facegen_progress_lines_reach_the_terminal_unless_verbose(capsys):
+    relay = pipeline._ProgressRelay()
+    relay.write("             files\nepoch   1/2  loss 0.5")  # a table, then half a line
+    relay.write("000  acc 0.5\nModel: facegen_cnn\n")
+    assert capsys.readouterr().err == "    epoch   1/2  loss 0.5000  acc 0.5\n"
+    everything = pipeline._ProgressRelay(everything=True)
+    everything.write("             files\n")
+    assert capsys.readouterr().err == "                 files\n"

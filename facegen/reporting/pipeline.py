@@ -170,6 +170,8 @@ def _execute(
     options: dict[str, Any] = {}
     if progress or verbose:
         options["stdout_file"] = _ProgressRelay(everything=verbose)
+    if verbose:  # the cells' warnings too
+        options["stderr_file"] = _ProgressRelay(everything=True)
     with contextlib.ExitStack() as stack:
         if not verbose:
             log = stack.enter_context(open(run_dir / KERNEL_LOG, "ab"))
