@@ -18,7 +18,7 @@ import os
 import platform
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +56,7 @@ _ISSUE3_MODEL = {
     "widths": (16, 32, 64, 128, 256), "convs_per_block": 1, "stem_stride": 1,
     "activation": "relu", "dropout": 0.3, "rotation": 0.03, "zoom": 0.1, "shift": 0.06,
     "flip": True, "single_resample": False, "head": "gap", "standardize": False, "residual": False,
+    "brightness": 0.0, "contrast": 0.0, "gamma": 0.0, "blur": 0.0,
 }  # fmt: skip
 _ISSUE3_TRAIN = {
     "batch_size": 128, "learning_rate": 2e-3, "weight_decay": 1e-4, "warmup_epochs": 1.0,
@@ -310,7 +311,7 @@ def run_variant(
         "images_per_second": round(result.images_per_second),
         "parameters": int(result.model.count_params()),
         "seed": seed,
-        "measured": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "measured": datetime.now(UTC).strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "note": "",
     }

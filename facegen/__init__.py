@@ -13,7 +13,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 __all__ = ["DataNotFoundError", "Dataset", "load_dataset"]
-__version__ = "0.1.0"
 
 _LAZY = {
     "DataNotFoundError": "facegen.data.utkface",
@@ -26,7 +25,20 @@ if TYPE_CHECKING:
     from facegen.data.utkface import DataNotFoundError
 
 
+def package_version() -> str:
+    """The installed version, from the package metadata: pyproject.toml is the one place it is
+    written."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("facegen")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        return package_version()
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'facegen' has no attribute {name!r}")

@@ -1,17 +1,34 @@
-"""The ``facegen`` command: thin wrappers over the package, with errors a person can act on."""
+"""The ``facegen`` command: thin wrappers over the package, with errors a person can act on.
+
+Results go to stdout, progress and diagnostics to stderr. A FacegenError (the user's mistake) is
+one line and a documented exit status (``facegen.errors.EXIT_STATUSES``); anything else is a bug
+and keeps its traceback. TensorFlow's start-up chatter stays off the terminal unless ``-v``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import json
 import logging
 import os
 import sys
+import textwrap
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from facegen import config
+from facegen import config, package_version
+from facegen.errors import (
+    EXIT_BELOW_BAR,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_STATUSES,
+    FacegenError,
+    UsageError,
+)
 
 
 def _data_command(args: argparse.Namespace) -> int:
@@ -32,7 +49,7 @@ def _data_command(args: argparse.Namespace) -> int:
 
         atomic_write_text(args.quality_csv, dataset.quality.details.to_csv(index=False))
         print(f"Per-file decisions written to {args.quality_csv}")
-    return 0
+    return EXIT_OK
 
 
 def _parse_value(text: str):
@@ -44,7 +61,7 @@ def _parse_value(text: str):
 
 
 def _report_command(args: argparse.Namespace) -> int:
-    from facegen.reporting.pipeline import ReportFailed, run_report
+    from facegen.reporting.pipeline import run_report
 
     parameters = {"profile": args.profile, "seed": args.seed, "image_size": args.image_size}
     if args.data_dir:
@@ -54,11 +71,9 @@ def _report_command(args: argparse.Namespace) -> int:
     if args.external:
         parameters["external"] = args.external
     parameters.update({name: _parse_value(value) for name, value in args.parameter or []})
-    try:
-        run_dir = run_report(parameters, root=args.reports_dir, progress=not args.quiet)
-    except ReportFailed as exc:
-        print(f"facegen: report failed: {exc}", file=sys.stderr)
-        return 1
+    run_dir = run_report(
+        parameters, root=args.reports_dir, progress=not args.quiet, verbose=args.verbose
+    )
     metrics = json.loads((run_dir / "metrics.json").read_text())["headline"]
     print(f"Run complete: {run_dir}")
     print(
@@ -87,8 +102,16 @@ def _report_command(args: argparse.Namespace) -> int:
         if bar is not None and (value is None or value < bar):
             shown = "missing" if value is None else f"{value:.4f}"
             print(f"facegen: {name} {shown} is under the bar {bar:.4f}", file=sys.stderr)
-            return 3
-    return 0
+            return EXIT_BELOW_BAR
+    return EXIT_OK
+
+
+def _start_tensorflow(args: argparse.Namespace) -> None:
+    """TensorFlow's start-up lines on the terminal only with -v (facegen.quiet says why)."""
+    if not args.verbose:
+        from facegen.quiet import start_tensorflow_quietly
+
+        start_tensorflow_quietly()
 
 
 def _external_headline(run_dir) -> dict:
@@ -98,6 +121,7 @@ def _external_headline(run_dir) -> dict:
 
 
 def _train_command(args: argparse.Namespace) -> int:
+    _start_tensorflow(args)
     from facegen.reporting.training_run import profile_settings, train_run
 
     settings = profile_settings(
@@ -108,14 +132,15 @@ def _train_command(args: argparse.Namespace) -> int:
         profile=args.profile,
     )
     try:
-        run_dir = train_run(settings, args.out, retrain=args.retrain, progress=not args.quiet)
+        with contextlib.redirect_stdout(sys.stderr):  # what training prints is progress
+            run_dir = train_run(settings, args.out, retrain=args.retrain, progress=not args.quiet)
     except KeyboardInterrupt:
         print(
             "facegen: training interrupted; no new model was written (an existing model.keras "
             "is untouched). Run the same command again to restart it.",
             file=sys.stderr,
         )
-        return 130
+        return EXIT_INTERRUPTED
     metrics = json.loads((run_dir / "metrics.json").read_text())
     validation, headline = metrics["validation"], metrics["headline"]
     print(f"Run complete: {run_dir}")
@@ -126,20 +151,40 @@ def _train_command(args: argparse.Namespace) -> int:
         f"on {headline['n_test']:,} faces"
     )
     print(f"  model {run_dir / 'model.keras'}")
-    return 0
+    return EXIT_OK
+
+
+def _default_model(args: argparse.Namespace) -> Path:
+    """The newest complete run of profile "full", named on stderr with its test accuracy. A smoke
+    run's model (400 faces, 2 epochs) is never taken silently: it is used only when named."""
+    from facegen.modeling.saving import ModelNotFoundError
+    from facegen.reporting.manifest import newest_complete_run
+
+    run = newest_complete_run(args.reports_dir, profile="full")
+    if run is None:
+        where = args.reports_dir or "reports/"
+        other = newest_complete_run(args.reports_dir, profile=None)
+        aside = (
+            f" (the newest other, {other.describe()}, is used only when named: "
+            f"--model {other.model})"
+            if other
+            else ""
+        )
+        raise ModelNotFoundError(
+            f"no complete run of profile full with a model under {where}{aside}; run "
+            "`make report` or `facegen train` first, or pass --model PATH"
+        )
+    if not args.quiet:
+        print(f"facegen: model of {run.describe()}", file=sys.stderr)
+    return run.model
 
 
 def _predict_command(args: argparse.Namespace) -> int:
+    model_path = Path(args.model) if args.model else _default_model(args)
+    _start_tensorflow(args)
     from facegen.modeling.inference import recorded_views
-    from facegen.modeling.saving import ModelLoadError, load_model
-    from facegen.reporting.manifest import newest_complete_model
+    from facegen.modeling.saving import load_model
 
-    model_path = args.model or newest_complete_model(args.reports_dir)
-    if model_path is None:
-        raise ModelLoadError(
-            f"no complete run with a model under {args.reports_dir or 'reports/'}: run "
-            "`make report` or `facegen train` first, or pass --model PATH"
-        )
     model = load_model(model_path)
 
     from facegen.predict import output as prediction_output
@@ -148,7 +193,7 @@ def _predict_command(args: argparse.Namespace) -> int:
 
     inputs = collect_inputs(args.paths)
     if not inputs:
-        raise ValueError("no input files")
+        raise UsageError("no input files")
     progress = (not args.quiet and sys.stderr.isatty()) or args.progress
     results = classify_files(
         inputs,
@@ -181,24 +226,20 @@ def _predict_command(args: argparse.Namespace) -> int:
         )
     if not any(r.processed for r in results):
         print("facegen: no input could be processed", file=sys.stderr)
-        return 1
-    return 0
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def _evaluate_command(args: argparse.Namespace) -> int:
     from facegen.data.external import describe, read_collection, slug
-    from facegen.modeling.inference import recorded_views
-    from facegen.modeling.saving import ModelLoadError, load_model
-    from facegen.reporting.cross_dataset import score_collection, write_score
-    from facegen.reporting.manifest import newest_complete_model
 
     collection = read_collection(args.path, name=args.name)
-    model_path = args.model or newest_complete_model(args.reports_dir)
-    if model_path is None:
-        raise ModelLoadError(
-            f"no complete run with a model under {args.reports_dir or 'reports/'}: run "
-            "`make report` or `facegen train` first, or pass --model PATH"
-        )
+    model_path = Path(args.model) if args.model else _default_model(args)
+    _start_tensorflow(args)
+    from facegen.modeling.inference import recorded_views
+    from facegen.modeling.saving import load_model
+    from facegen.reporting.cross_dataset import score_collection, write_score
+
     model = load_model(model_path)
     print(describe(collection), file=sys.stderr)
     score = score_collection(
@@ -216,25 +257,67 @@ def _evaluate_command(args: argparse.Namespace) -> int:
     write_score(score, out)
     sys.stdout.write(score.summary_text())
     print(f"facegen: tables in {out} (model {model_path})", file=sys.stderr)
-    return 0 if len(score.rows) else 1
+    return EXIT_OK
 
 
 def _download_command(args: argparse.Namespace) -> int:
     from facegen.data.utkface import download_utkface, resolve_image_folder
 
     print(resolve_image_folder(download_utkface(), origin="the Kaggle download"))
-    return 0
+    return EXIT_OK
+
+
+def exit_status_text() -> str:
+    """The exit statuses, for the end of every --help (and, word for word, the README)."""
+    lines = ["exit status:"]
+    for status, meaning in EXIT_STATUSES.items():
+        lines += textwrap.wrap(
+            meaning, width=78, initial_indent=f"  {status:<5}", subsequent_indent=" " * 7
+        )
+    return "\n".join(lines)
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's own formatting, except that the exit-status table keeps its layout."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("exit status:"):
+            return "\n".join(indent + line for line in text.splitlines())
+        return super()._fill_text(text, width, indent)
+
+
+VERBOSE_HELP = (
+    "show what is normally kept quiet: TensorFlow's and the kernels' own output, every line the "
+    "notebooks print, and the traceback behind an error message"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="facegen",
         description="Facial gender classification on UTKFace, measured per subgroup.",
+        epilog=exit_status_text(),
+        formatter_class=_HelpFormatter,
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    # -v is also accepted after the command; SUPPRESS keeps it from resetting a -v given before.
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    data = commands.add_parser(
+    def add_command(name: str, **kwargs) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            parents=[verbose],
+            epilog=exit_status_text(),
+            formatter_class=_HelpFormatter,
+            **kwargs,
+        )
+
+    data = add_command(
         "data", help="find, check, preprocess and split the data; print the quality report"
     )
     data.add_argument(
@@ -250,8 +333,14 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--no-cache", action="store_true", help="ignore and do not write caches")
     data.set_defaults(run=_data_command)
 
-    report = commands.add_parser(
-        "report", help="run the four notebooks with papermill into reports/<run-id>/"
+    report = add_command(
+        "report",
+        help="run the four notebooks with papermill into reports/<run-id>/",
+        description="Run the four notebooks with papermill into a new run folder, "
+        "reports/<run-id>/, and update reports/index.html. Parameters and data are checked "
+        "before the first notebook starts. Progress (which notebook, one line per training "
+        "epoch) goes to stderr, the result to stdout; a run that fails or is interrupted is "
+        "marked so in its manifest, a FAILED file and the index.",
     )
     report.add_argument("--data-dir", help="UTKFace folder (default: as for `facegen data`)")
     report.add_argument("--profile", default="full", choices=sorted(config.PROFILES))
@@ -264,7 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs=2,
         action="append",
         metavar=("NAME", "VALUE"),
-        help="any notebook parameter, papermill style (repeatable)",
+        help="any notebook parameter, papermill style (repeatable); an unknown NAME is "
+        "refused with the list of known ones",
     )
     report.add_argument(
         "--external",
@@ -278,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--min-accuracy",
         type=float,
-        help="exit with status 3 when the test accuracy is under this bar (CI)",
+        help=f"exit with status {EXIT_BELOW_BAR} when the test accuracy is under this bar (CI)",
     )
     report.add_argument(
         "--min-external-accuracy",
@@ -288,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(run=_report_command)
 
-    train = commands.add_parser(
+    train = add_command(
         "train",
         help="train and evaluate the model into a run folder (what notebooks 03-04 do)",
         description="Train the CNN with the training notebook's code, evaluate it on the "
@@ -300,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=config.SEED)
     train.add_argument("--profile", default="full", choices=sorted(config.PROFILES))
     train.add_argument(
-        "--out", help="run folder (default: reports/<time>-train-<profile>-seed<seed>/)"
+        "--out", help="run folder (default: a new reports/<time>-train-<profile>-seed<seed>/)"
     )
     train.add_argument(
         "--retrain", action="store_true", help="train again even if --out holds a complete run"
@@ -308,18 +398,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     train.set_defaults(run=_train_command)
 
-    predict = commands.add_parser(
+    predict = add_command(
         "predict",
         help="classify the faces in photos (files, folders, globs)",
         description="Detect faces with OpenCV's Haar cascade, crop them as UTKFace was cropped, "
         "preprocess them exactly as in training and classify them. Every file gets a status; "
-        "the exit status is 1 only when no file could be processed. Arguments starting with @ "
-        "name a file listing one path per line.",
+        f"the exit status is {EXIT_FAILED} only when no file could be processed. Arguments "
+        "starting with @ name a file listing one path per line.",
         fromfile_prefix_chars="@",
     )
     predict.add_argument("paths", nargs="+", metavar="PATH", help="image, folder or glob")
     predict.add_argument(
-        "--model", help="a .keras model (default: the newest complete run's under reports/)"
+        "--model",
+        help="a .keras model (default: that of the newest complete run of profile full under "
+        "reports/, named on stderr; a smoke run's model only when named here)",
     )
     predict.add_argument("--reports-dir", help="where to look for runs (default: reports/)")
     predict.add_argument(
@@ -346,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
     predict.set_defaults(run=_predict_command)
 
-    evaluate = commands.add_parser(
+    evaluate = add_command(
         "evaluate",
         help="score a model on a labelled face collection that is not UTKFace",
         description="Score a model on a labelled face collection: FairFace's layout (a folder "
@@ -379,14 +471,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     evaluate.set_defaults(run=_evaluate_command)
 
-    download = commands.add_parser("download", help=f"download {config.KAGGLE_HANDLE} (kagglehub)")
+    download = add_command("download", help=f"download {config.KAGGLE_HANDLE} (kagglehub)")
     download.set_defaults(run=_download_command)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from facegen.errors import FacegenError
-
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -394,15 +484,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return args.run(args)
-    except FacegenError as exc:
+    except FacegenError as exc:  # the user's mistake: one line, unless -v asks for more
+        if args.verbose:
+            traceback.print_exc()
         print(f"facegen: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:  # a parameter out of range, or no usable image in the folder
-        print(f"facegen: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_status
     except KeyboardInterrupt:
         print("facegen: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -6,8 +6,11 @@ disagree about what "age band 3-12" or "ethnicity 2" means.
 
 from __future__ import annotations
 
+import operator
 import os
 from pathlib import Path
+
+from facegen.errors import UsageError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 """The checkout the package was installed from (editable installs keep it next to the code)."""
@@ -91,6 +94,7 @@ NEAR_DUPLICATE_MIN_CORRELATION = 0.95
 
 # The pipeline's notebooks, in the order they run, with their page titles.
 NOTEBOOKS = ("01_eda", "02_preprocessing", "03_training", "04_evaluation", "05_cross_dataset")
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 NOTEBOOK_TITLES = {
     "01_eda": "1. Exploring the data",
     "02_preprocessing": "2. Preprocessing and split",
@@ -127,6 +131,10 @@ PROFILES: dict[str, dict] = {
 def check_image_size(size: int) -> int:
     """The one check of an image-size parameter, so every entry point refuses it the same way."""
     low, high = IMAGE_SIZE_RANGE
-    if not low <= int(size) <= high:
-        raise ValueError(f"image_size must be between {low} and {high} pixels, not {size}")
-    return int(size)
+    try:
+        value = operator.index(size)  # a whole number (numpy's too), never a rounded float
+    except TypeError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise UsageError(f"image_size must be between {low} and {high} pixels, not {size!r}")
+    return value

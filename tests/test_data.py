@@ -5,6 +5,7 @@ import pytest
 
 from facegen import DataNotFoundError, load_dataset
 from facegen.data.dataset import UNREADABLE
+from facegen.errors import BadInputError
 from tests.conftest import cmyk_jpeg_bytes, jpeg_bytes, png_bytes, synthetic_face, utk_name
 
 
@@ -82,7 +83,7 @@ def test_printed_summary(trap_folder):
 
 def test_folder_without_usable_images(tmp_path):
     (tmp_path / utk_name(30, 0, 1, 1)).write_bytes(b"")
-    with pytest.raises(ValueError, match="No usable face images"):
+    with pytest.raises(BadInputError, match="No usable face images"):  # exit status 3
         load_dataset(tmp_path, progress=False)
 
 

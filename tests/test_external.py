@@ -275,7 +275,7 @@ def test_evaluate_with_nothing_to_score_says_why_in_one_line(model_path, tmp_pat
         (tmp_path / "bad" / gender / "x.jpg").write_bytes(b"")
     code = main(["evaluate", "-q", str(tmp_path / "bad"), "--model", str(model_path),
                  "--half", "all", "--out", str(tmp_path / "out")])  # fmt: skip
-    assert code == 2
+    assert code == 3  # found, but nothing in it can be used
     (line,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("facegen")]
     assert line == (
         "facegen: bad (all half): no face to score; 2 usable listed, 2 unreadable "

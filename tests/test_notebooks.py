@@ -8,14 +8,26 @@ import subprocess
 import sys
 
 import nbformat
+import pandas as pd
 import pytest
 
 from facegen import config
+from facegen.cli import main
 from facegen.config import NOTEBOOKS
 from facegen.reporting.pipeline import ReportFailed, run_report
+from facegen.reporting.run import Settings
 
 NOTEBOOK_PATHS = [config.PROJECT_ROOT / "notebooks" / f"{name}.ipynb" for name in NOTEBOOKS]
-PARAMETERS = ("data_dir", "image_size", "seed", "epochs", "run_dir", "profile")
+PARAMETERS = (
+    "data_dir",
+    "image_size",
+    "seed",
+    "epochs",
+    "max_images",
+    "n_boot",
+    "run_dir",
+    "profile",
+)
 
 
 @pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=NOTEBOOKS)
@@ -71,16 +83,69 @@ def test_nbval_runs_every_notebook_in_order(face_folder, tmp_path):
     assert 0 <= headline["test_accuracy"] <= 1 and headline["n_test"] > 0
 
 
-def test_report_writes_a_complete_run_folder(face_folder, tmp_path, monkeypatch):
-    # A relative --data-dir, as a user types it: the kernels run in the run folder, elsewhere.
-    monkeypatch.chdir(face_folder.parent)
-    run_dir = run_report(
-        {"data_dir": face_folder.name, "profile": "smoke"},
-        root=tmp_path,
-        run_id="smoke",
-        progress=False,
-    )
+# A value other than the default for every Settings field, so that each can be seen to reach the
+# kernels (data_dir: the fixture folder, given relative, as a user types it).
+NON_DEFAULT = {
+    "data_dir": "UTKFace",
+    "image_size": 32,
+    "seed": 7,
+    "epochs": 1,
+    "profile": "smoke",
+    "max_images": 100,
+    "n_boot": 37,
+}
+
+
+def test_report_writes_a_complete_run_folder_with_every_setting_it_was_given(
+    face_folder, tmp_path, monkeypatch, capfd
+):
+    assert set(NON_DEFAULT) == set(Settings.__dataclass_fields__), "a new field needs a value"
+    defaults = Settings.resolve(profile="full")
+    assert all(getattr(defaults, k) != NON_DEFAULT[k] for k in NON_DEFAULT if k != "data_dir")
+    monkeypatch.chdir(face_folder.parent)  # the kernels run in the run folder, elsewhere
+    code = main(
+        [
+            "report",
+            "--data-dir", NON_DEFAULT["data_dir"],
+            "--image-size", str(NON_DEFAULT["image_size"]),
+            "--seed", str(NON_DEFAULT["seed"]),
+            "--epochs", str(NON_DEFAULT["epochs"]),
+            "--profile", NON_DEFAULT["profile"],
+            "-p", "max_images", str(NON_DEFAULT["max_images"]),
+            "-p", "n_boot", str(NON_DEFAULT["n_boot"]),
+            "--reports-dir", str(tmp_path),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir() and p.name != face_folder.name]
+
+    # What the kernels used: every notebook prints its Settings, and the run's files agree.
+    expected = Settings(**{**NON_DEFAULT, "data_dir": str(face_folder)})
+    for name in NOTEBOOKS:
+        printed = "".join(
+            "".join(output.get("text", ""))
+            for cell in nbformat.read(run_dir / f"{name}.ipynb", as_version=4).cells
+            for output in cell.get("outputs", [])
+        )
+        assert repr(expected) in printed, name
+    data = json.loads((run_dir / "data.json").read_text())
+    assert data["settings"] == expected.to_dict() and data["image_size"] == 32
+    assert len(pd.read_csv(run_dir / "split.csv")) == NON_DEFAULT["max_images"]
+    assert len(pd.read_csv(run_dir / "history.csv")) == NON_DEFAULT["epochs"]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["n_boot"] == NON_DEFAULT["n_boot"] and metrics["seed"] == NON_DEFAULT["seed"]
     manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert {k: manifest["parameters"][k] for k in NON_DEFAULT} == expected.to_dict()
+
+    # The result on stdout; on stderr, progress only: no TensorFlow start-up lines, no cell
+    # markers from papermill, nothing the cells print but the epoch lines.
+    out, err = capfd.readouterr()
+    assert out.startswith(f"Run complete: {run_dir}\n") and "test accuracy" in out
+    lines = err.splitlines()
+    assert lines[0] == f"[1/{len(NOTEBOOKS)}] {NOTEBOOKS[0]} ..."
+    assert [line.split()[0] for line in lines if line.startswith("    ")] == ["epoch"]
+    assert all(line.startswith(("[", "    epoch ")) for line in lines), err
+    assert f"== {NOTEBOOKS[-1]} ==" in (run_dir / "kernels.log").read_text()  # theirs, kept
     assert manifest["status"] == "complete"
     assert [n["name"] for n in manifest["notebooks"]] == list(NOTEBOOKS)
     assert all(n["seconds"] > 0 for n in manifest["notebooks"])
@@ -103,7 +168,7 @@ def test_report_writes_a_complete_run_folder(face_folder, tmp_path, monkeypatch)
     card = (run_dir / "model_card.md").read_text()
     assert "not the gender identity" in card and "Intended use" in card
     index = (tmp_path / "index.html").read_text()
-    assert "smoke" in index and "complete" in index and "smoke/04_evaluation.html" in index
+    assert "complete" in index and f"{run_dir.name}/04_evaluation.html" in index
     assert not (run_dir / "FAILED").exists()
 
 

@@ -318,10 +318,10 @@ def test_preprocessing_steps_titles_carry_each_images_size(tmp_path):
     assert [ax.get_title() for ax in fig.axes] == [
         "Original (200x180)",
         "Grayscale",
-        "Model input (48x48)",
+        "Aligned model input (48x48)",
         "Original (120x150)",
         "Grayscale",
-        "Model input (48x48)",
+        "Aligned model input (48x48)",
     ]
     assert [fig.axes[0].get_ylabel(), fig.axes[3].get_ylabel()] == ["first", "second"]
     saved(fig, tmp_path)

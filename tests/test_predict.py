@@ -33,8 +33,10 @@ from .conftest import (
     astronaut,
     astronaut_face,
     exif_rotated_jpeg_bytes,
+    jpeg_bytes,
     rgb_jpeg_bytes,
     rgb_png_bytes,
+    synthetic_face,
 )
 
 
@@ -359,17 +361,19 @@ def test_a_huge_photo_is_refused_from_its_header(tmp_path, model_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "content, message",
+    "content, message, status",
     [
-        (None, "no such model file"),
-        (b"garbage", "not a native Keras .keras model file"),
+        (None, "no such model file", 2),  # a path that is not there: a usage error
+        (b"garbage", "not a native Keras .keras model file", 3),  # there, but unusable
     ],
 )
-def test_a_bad_model_file_gives_one_clear_message(tmp_path, photos, capsys, content, message):
+def test_a_bad_model_file_gives_one_clear_message(
+    tmp_path, photos, capsys, content, message, status
+):
     path = tmp_path / "model.keras"
     if content is not None:
         path.write_bytes(content)
-    assert main(["predict", str(photos), "--model", str(path)]) == 2
+    assert main(["predict", str(photos), "--model", str(path)]) == status
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
 
@@ -381,27 +385,67 @@ def test_an_incompatible_model_is_refused(tmp_path, photos, capsys):
     other = keras.Model(inputs, keras.layers.Dense(4)(keras.layers.Flatten()(inputs)))
     path = tmp_path / "other.keras"
     other.save(path)
-    assert main(["predict", str(photos), "--model", str(path)]) == 2
+    assert main(["predict", str(photos), "--model", str(path)]) == 3
     assert "a facegen model takes (None, size, size, 1) faces" in capsys.readouterr().err
 
 
-def test_the_default_model_is_the_newest_complete_runs(tmp_path, photos, model_path, capsys):
+def make_run(reports: Path, name: str, model: Path, status: str, finished: str, **manifest):
+    (reports / name).mkdir(parents=True)
+    (reports / name / "model.keras").write_bytes(model.read_bytes())
+    (reports / name / "manifest.json").write_text(
+        json.dumps({"status": status, "finished": finished, **manifest})
+    )
+
+
+def test_the_default_model_is_the_newest_complete_full_runs(tmp_path, photos, model_path, capsys):
     from facegen.reporting.manifest import newest_complete_model
 
     reports = tmp_path / "reports"
-    assert main(["predict", str(photos), "--reports-dir", str(reports)]) == 2
-    assert "no complete run with a model" in capsys.readouterr().err
-    for run, status, finished in (("a", "complete", "2026-01-01T00:00:00+00:00"),
-                                  ("b", "complete", "2026-02-01T00:00:00+00:00"),
-                                  ("c", "failed", "2026-03-01T00:00:00+00:00")):  # fmt: skip
-        (reports / run).mkdir(parents=True)
-        (reports / run / "model.keras").write_bytes(model_path.read_bytes())
-        (reports / run / "manifest.json").write_text(
-            json.dumps({"status": status, "finished": finished})
-        )
+    wall = str(photos / "wall.jpg")
+    assert main(["predict", wall, "--reports-dir", str(reports)]) == 2
+    assert "no complete run of profile full with a model" in capsys.readouterr().err
+    full = {"parameters": {"profile": "full"}, "headline": {"test_accuracy": 0.9161}}
+    smoke = {"parameters": {"profile": "smoke"}, "headline": {"test_accuracy": 0.5}}
+    make_run(reports, "a", model_path, "complete", "2026-01-01T00:00:00+00:00", **full)
+    make_run(reports, "b", model_path, "complete", "2026-02-01T00:00:00+00:00", **full)
+    make_run(reports, "c", model_path, "failed", "2026-03-01T00:00:00+00:00", **full)
+    make_run(reports, "d", model_path, "complete", "2026-04-01T00:00:00+00:00", **smoke)
     assert newest_complete_model(reports) == reports / "b" / "model.keras"
-    code, files = run_json(capsys, str(photos / "wall.jpg"), "--reports-dir", str(reports))
-    assert code == 0 and files[0]["status"] == "no face"
+    assert newest_complete_model(reports, profile=None) == reports / "d" / "model.keras"
+    assert main(["predict", "--format", "json", wall, "--reports-dir", str(reports)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)[0]["status"] == "no face"
+    assert "model of run b (profile full, test accuracy 0.9161)" in captured.err
+
+    # Only a smoke run: refused, naming it and how to use it on purpose.
+    for name in "abc":
+        (reports / name / "manifest.json").unlink()
+    assert main(["predict", wall, "--reports-dir", str(reports)]) == 2
+    error = capsys.readouterr().err
+    assert "run d (profile smoke, test accuracy 0.5000)" in error
+    assert f"--model {reports / 'd' / 'model.keras'}" in error
+    code, _ = run_json(capsys, wall, "--model", str(reports / "d" / "model.keras"))
+    assert code == 0
+
+
+def test_batch_size_is_passed_to_the_model_call(tmp_path, model_path, monkeypatch, capsys):
+    from facegen.modeling import inference
+
+    for i in range(5):
+        (tmp_path / f"face{i}.jpg").write_bytes(jpeg_bytes(synthetic_face(i)))
+    seen = []
+    real = inference.predict_proba
+
+    def spy(model, faces, **kwargs):
+        seen.append((len(faces), kwargs.get("batch_size")))
+        return real(model, faces, **kwargs)
+
+    monkeypatch.setattr(inference, "predict_proba", spy)
+    code, files = run_json(
+        capsys, "--cropped", str(tmp_path), "--model", str(model_path), "--batch-size", "2"
+    )
+    assert code == 0 and len(files) == 5
+    assert seen and all(batch == 2 for _, batch in seen)
 
 
 @pytest.mark.parametrize(
@@ -452,8 +496,28 @@ def test_a_damaged_run_record_is_named_and_views_override_it(
     shutil.copy(model_path, run / "model.keras")
     (run / "training.json").write_text(record)
     args = ["--cropped", str(face_file), "--model", str(run / "model.keras")]
-    assert main(["predict", "-q", *args]) == 2
+    assert main(["predict", "-q", *args]) == 3  # bad input: the run's record is damaged
     error = capsys.readouterr().err
     assert str(run / "training.json") in error and "--views" in error
     code, files = run_json(capsys, *args, "--views", "flip")
     assert code == 0 and files[0]["status"] == "ok"
+
+
+def test_tensorflow_start_up_lines_stay_off_the_terminal_unless_verbose(tmp_path, model_path):
+    """TensorFlow 2.21 prints absl and oneDNN notices and, without a GPU, "E0000 ... cuInit" from
+    C++ on import; only facegen's own lines may reach stderr without -v."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "face.jpg").write_bytes(jpeg_bytes(synthetic_face(0)))
+    command = [sys.executable, "-m", "facegen", "predict", "--cropped", str(tmp_path / "face.jpg"),
+               "--model", str(model_path)]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_CPP")}
+    quiet = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout.startswith("file ")
+    assert all(line.startswith("facegen: ") for line in quiet.stderr.splitlines()), quiet.stderr
+    verbose = subprocess.run([*command, "-v"], capture_output=True, text=True, env=env, timeout=600)
+    assert verbose.returncode == 0
+    assert any(not line.startswith("facegen: ") for line in verbose.stderr.splitlines())

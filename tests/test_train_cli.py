@@ -16,8 +16,10 @@ def test_train_writes_a_run_folder_like_the_pipelines(face_folder, tmp_path, cap
         ["train", "--profile", "smoke", "--data-dir", str(face_folder), "--out", str(out), "-q"]
     )
     assert code == 0
-    printed = capsys.readouterr().out
-    assert f"Starting a new run in {out}" in printed and "validation accuracy" in printed
+    printed = capsys.readouterr()
+    assert printed.out.startswith(f"Run complete: {out}\n") and "validation accuracy" in printed.out
+    assert "Starting a new run" not in printed.out  # progress and diagnostics: stderr
+    assert f"Starting a new run in {out}" in printed.err
     for name in ("model.keras", "split.csv", "history.csv", "training.json", "metrics.json",
                  "data.json", "manifest.json", "model_card.html"):  # fmt: skip
         assert (out / name).exists(), name
@@ -60,7 +62,7 @@ def test_an_interrupted_run_keeps_the_good_model_and_restarts_cleanly(
 
     monkeypatch.undo()
     assert main(args) == 0
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err
     assert "Restarting the run" in printed and "was interrupted" in printed
     assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
 
@@ -74,3 +76,24 @@ def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
 def test_bad_parameters_are_refused_with_one_message(capsys):
     assert main(["train", "--image-size", "4"]) == 2
     assert "image_size must be between" in capsys.readouterr().err
+
+
+def test_training_progress_goes_to_stderr(face_folder, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--profile", "smoke", "--data-dir", str(face_folder), "--out", str(out),
+                 "--epochs", "1"]) == 0  # fmt: skip
+    printed = capsys.readouterr()
+    assert "epoch   1/1" in printed.err and "faces (fingerprint" in printed.err
+    assert printed.out.splitlines()[0] == f"Run complete: {out}"
+    assert "epoch" not in printed.out
+
+
+def test_default_train_folders_are_unique_within_a_second(monkeypatch, tmp_path):
+    from facegen import config
+    from facegen.reporting import folders
+
+    monkeypatch.setattr(config, "REPORTS_DIR", tmp_path)
+    monkeypatch.setattr(folders, "new_run_id", lambda settings, kind=None: "same-second")
+    settings = training_run.profile_settings(profile="smoke")
+    made = {training_run.default_run_dir(settings) for _ in range(3)}
+    assert sorted(p.name for p in made) == ["same-second", "same-second-2", "same-second-3"]

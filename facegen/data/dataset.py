@@ -24,6 +24,7 @@ from facegen.data.near_duplicates import near_duplicate_groups
 from facegen.data.quality import QualityReport, quality_report
 from facegen.data.split import assign_splits, write_split
 from facegen.data.utkface import load_frame
+from facegen.errors import BadInputError
 from facegen.faces.batch import frame_files
 from facegen.faces.cache import cache_key, load_faces
 from facegen.faces.framing import WHOLE_IMAGE
@@ -171,7 +172,7 @@ def load_dataset(
 
     used = frame[frame["status"].eq(OK)]
     if used.empty:
-        raise ValueError(
+        raise BadInputError(
             f"No usable face images in {data_dir}: see the quality report.\n{quality_report(frame)}"
         )
     images = faces.images[faces.index_for(used["file"].tolist())]

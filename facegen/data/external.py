@@ -27,7 +27,7 @@ import pandas as pd
 
 from facegen import config
 from facegen.data.frame import OK, age_band
-from facegen.errors import FacegenError
+from facegen.errors import BadInputError, UsageError
 
 MISSING_FILE = "file not found"
 UNKNOWN_GENDER = "gender label not understood"
@@ -49,8 +49,12 @@ FAIRFACE_RACES = (
 FAIRFACE_AGE_REPAIRS = {"03-Sep": "3-9", "Oct-19": "10-19", "more than 70": "70+"}
 
 
-class CollectionError(FacegenError):
-    """A path that holds no collection facegen can read; the message says what it expects."""
+class CollectionError(BadInputError):
+    """A collection facegen cannot read or score; the message says what it expects."""
+
+
+class CollectionNotFoundError(UsageError, CollectionError):
+    """The path given for a collection is not there."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,7 @@ def read_collection(path: str | os.PathLike, name: str | None = None) -> Collect
     """Read any of the three layouts at ``path``; the layout is recognised, not configured."""
     path = Path(path).expanduser()
     if not path.exists():
-        raise CollectionError(f"{path}: no such file or folder")
+        raise CollectionNotFoundError(f"{path}: no such file or folder")
     if path.is_file():
         frame, layout, root = _read_csv_file(path), None, path.parent
         layout = "fairface" if _is_fairface(pd.read_csv(path, nrows=0)) else "csv"

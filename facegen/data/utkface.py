@@ -20,7 +20,7 @@ from facegen import config
 from facegen.atomic import atomic_write_text
 from facegen.data.duplicates import fingerprint_file, mark_duplicates
 from facegen.data.frame import FRAME_COLUMNS, OK, age_band
-from facegen.errors import FacegenError
+from facegen.errors import UsageError
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ _NAME = re.compile(
 )
 
 
-class DataNotFoundError(FacegenError):
+class DataNotFoundError(UsageError):
     """No usable UTKFace folder could be found or downloaded; the message says what to do."""
 
 

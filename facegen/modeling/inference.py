@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from facegen import config
+from facegen.errors import BadInputError
 
 if TYPE_CHECKING:
     import keras
@@ -83,7 +84,7 @@ def recorded_views(model_path: str | os.PathLike) -> str | None:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         problem = str(exc)
     if problem:
-        raise ValueError(
+        raise BadInputError(
             f"{path}: cannot read the run's test-time views ({problem}); "
             "pass --views to choose them"
         )

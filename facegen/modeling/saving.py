@@ -8,21 +8,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from facegen.atomic import atomic_path
-from facegen.errors import FacegenError
+from facegen.errors import BadInputError, UsageError
 
 if TYPE_CHECKING:  # Keras is imported on first use: the command line starts without it
     import keras
 
 
-class ModelLoadError(FacegenError):
-    """The model file is missing, damaged or not a facegen model; the message says which."""
+class ModelLoadError(BadInputError):
+    """The model file is damaged or not a facegen model; the message says which."""
+
+
+class ModelNotFoundError(UsageError, ModelLoadError):
+    """No model where one was asked for: a usage error (exit status 2), like a missing data folder,
+    and still a ModelLoadError for callers that catch every model problem."""
 
 
 def load_model(path: str | os.PathLike) -> keras.Model:
     """Load a ``.keras`` model in Keras safe mode: a model file can never run arbitrary code."""
     path = Path(path)
     if not path.exists():
-        raise ModelLoadError(
+        raise ModelNotFoundError(
             f"{path}: no such model file (train one with `make report` or "
             "`facegen train`, or pass --model)"
         )

@@ -18,7 +18,9 @@ import tensorflow as tf
 
 from facegen import config
 from facegen.data.dataset import Dataset
+from facegen.errors import BadInputError
 from facegen.modeling.model import ModelConfig, build_model
+from facegen.progress import epoch_line
 
 log = logging.getLogger(__name__)
 
@@ -157,13 +159,8 @@ class _EpochLog(keras.callbacks.Callback):
             self.best_accuracy, self.best_epoch = row["val_accuracy"], epoch + 1
             self.best_weights = self.model.get_weights()
         if self.progress:
-            print(
-                f"epoch {epoch + 1:>3}/{self.epochs}  loss {row['loss']:.4f}  "
-                f"acc {row['accuracy']:.4f}  val_loss {row['val_loss']:.4f}  "
-                f"val_acc {row['val_accuracy']:.4f}  {row['seconds']:.0f}s"
-                + ("  *best" if self.best_epoch == epoch + 1 else ""),
-                flush=True,
-            )
+            best = self.best_epoch == epoch + 1
+            print(epoch_line(epoch + 1, self.epochs, row, best=best), flush=True)
 
 
 def train(
@@ -185,7 +182,10 @@ def train(
     model_config = model_config or ModelConfig()
     config = train_config or TrainConfig()
     if len(train_images) == 0 or len(val_images) == 0:
-        raise ValueError("training needs at least one training and one validation image")
+        raise BadInputError(
+            "training needs at least one training and one validation image: too few faces "
+            "(a larger max_images, or more data)"
+        )
     if sample_weight is not None and len(sample_weight) != len(train_images):
         raise ValueError(
             f"{len(sample_weight)} sample weights for {len(train_images)} training images"

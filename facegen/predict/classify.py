@@ -195,7 +195,7 @@ def classify_files(
         if not pending:
             return
         faces = np.concatenate([r.faces for r in pending])
-        probabilities = predict_proba(model, faces, views=views)
+        probabilities = predict_proba(model, faces, batch_size=batch_size, views=views)
         offset = 0
         for result in pending:
             n = len(result.faces)

@@ -12,7 +12,8 @@ import os
 import platform
 import subprocess
 import sys
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ def new_manifest(
         "run_id": run_dir.name,
         "kind": kind,
         "status": "running",
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "parameters": {**settings.to_dict(), **parameters},
         "notebooks": [],
         "git": _git_state(),
@@ -49,7 +50,7 @@ def finish_manifest(
 ) -> None:
     """Close the manifest as "complete", "failed" or "interrupted", copying in the run's results."""
     manifest["status"] = status
-    manifest["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    manifest["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     manifest["wall_seconds"] = round(seconds, 1)
     for name, key in (("data.json", "data"), ("training.json", "training")):
         if (run_dir / name).exists():
@@ -89,17 +90,60 @@ def read_manifest(run_dir: str | os.PathLike) -> dict[str, Any] | None:
         return None
 
 
-def newest_complete_model(root: str | os.PathLike | None = None) -> Path | None:
-    """``model.keras`` of the newest complete run under ``root`` (default ``reports/``).
+@dataclass(frozen=True)
+class CompleteRun:
+    """A complete run folder with a model, as ``facegen predict`` names it to the user."""
+
+    folder: Path
+    profile: str | None
+    test_accuracy: float | None
+    finished: str
+
+    @property
+    def model(self) -> Path:
+        return self.folder / "model.keras"
+
+    def describe(self) -> str:
+        accuracy = "not recorded" if self.test_accuracy is None else f"{self.test_accuracy:.4f}"
+        return f"run {self.folder.name} (profile {self.profile}, test accuracy {accuracy})"
+
+
+def complete_runs(root: str | os.PathLike | None = None) -> list[CompleteRun]:
+    """Every complete run with a model under ``root`` (default ``reports/``), newest first.
 
     Runs are ordered by when they finished, so a report and a ``facegen train`` run compete
-    fairly; failed, interrupted and still-running folders are never chosen.
+    fairly; failed, interrupted and still-running folders are never listed.
     """
-    root = Path(root) if root else config.PROJECT_ROOT / "reports"
-    candidates = []
+    root = Path(root) if root else config.REPORTS_DIR
+    runs = []
     for manifest_path in root.glob("*/manifest.json"):
         manifest = read_manifest(manifest_path.parent)
-        model = manifest_path.parent / "model.keras"
-        if manifest and manifest.get("status") == "complete" and model.exists():
-            candidates.append((manifest.get("finished") or "", manifest_path.parent.name, model))
-    return max(candidates)[2] if candidates else None
+        if not manifest or manifest.get("status") != "complete":
+            continue
+        run = CompleteRun(
+            folder=manifest_path.parent,
+            profile=manifest.get("parameters", {}).get("profile"),
+            test_accuracy=manifest.get("headline", {}).get("test_accuracy"),
+            finished=manifest.get("finished") or "",
+        )
+        if run.model.exists():
+            runs.append(run)
+    return sorted(runs, key=lambda run: (run.finished, run.folder.name), reverse=True)
+
+
+def newest_complete_run(
+    root: str | os.PathLike | None = None, *, profile: str | None = "full"
+) -> CompleteRun | None:
+    """The newest complete run of ``profile`` (None: any). Only "full" by default: a smoke run
+    (400 faces, 2 epochs) checks the pipeline, and its model guesses about as well as a coin, so
+    it is used only when named."""
+    runs = [run for run in complete_runs(root) if profile is None or run.profile == profile]
+    return runs[0] if runs else None
+
+
+def newest_complete_model(
+    root: str | os.PathLike | None = None, *, profile: str | None = "full"
+) -> Path | None:
+    """``model.keras`` of ``newest_complete_run(root, profile=profile)``, or None."""
+    run = newest_complete_run(root, profile=profile)
+    return run.model if run else None

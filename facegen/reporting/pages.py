@@ -60,13 +60,7 @@ def _status(manifest: dict) -> str:
     status = manifest.get("status", "?")
     if status not in ("failed", "interrupted"):
         return status
-    failure = manifest.get("failure", {})
-    where = (
-        f"{failure['notebook']} cell [{failure.get('cell')}]"
-        if failure.get("notebook")
-        else "training (facegen train)"
-    )
-    return f"{status} in {where}"
+    return f"{status} in {_failure_place(manifest.get('failure', {}))}"
 
 
 def _links(run_dir: Path) -> list[dict[str, str]]:
@@ -113,6 +107,17 @@ def _index_row(run_dir: Path, manifest: dict) -> dict[str, Any]:
         "wall_seconds": manifest.get("wall_seconds"),
         "links": _links(run_dir),
     }
+
+
+def _failure_place(failure: dict) -> str:
+    """Where a run stopped: a notebook's cell, a notebook whose kernel died (cell unknown), a
+    step of the report after the notebooks, or ``facegen train``."""
+    notebook, cell, step = failure.get("notebook"), failure.get("cell"), failure.get("step")
+    if notebook:
+        return f"{notebook} cell [{cell}]" if cell is not None else notebook
+    if step and step != "train":
+        return step
+    return "training (facegen train)"
 
 
 def write_index(root: str | os.PathLike | None = None) -> Path:

@@ -6,7 +6,9 @@ later one checks it, so all notebooks (and ``facegen train``) agree on which fac
 
 from __future__ import annotations
 
+import hashlib
 import json
+import operator
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ from facegen import config
 from facegen.atomic import atomic_path, atomic_write_text
 from facegen.data.dataset import Dataset, load_dataset
 from facegen.data.split import read_split
+from facegen.errors import BadInputError, UsageError
 
 FIGURE_DPI = 110
 
@@ -46,30 +49,67 @@ class Settings:
         max_images: int | None = None,
         n_boot: int | None = None,
     ) -> Settings:
+        """Fill in the profile's defaults and check every value, so that a bad ``-p`` value is
+        refused before any notebook starts rather than inside a kernel."""
         profile = profile or os.environ.get(config.PROFILE_ENV) or "full"
         if profile not in config.PROFILES:
-            raise ValueError(f"profile must be one of {sorted(config.PROFILES)}, not {profile!r}")
+            raise UsageError(f"profile must be one of {sorted(config.PROFILES)}, not {profile!r}")
         defaults = config.PROFILES[profile]
-        epochs = int(epochs if epochs is not None else defaults["epochs"])
-        if epochs < 1:
-            raise ValueError(f"epochs must be at least 1, not {epochs}: no training, no model")
+        if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
+            raise UsageError(f"data_dir must be a path, not {data_dir!r}")
+        if max_images is None:
+            max_images = defaults["max_images"]
         return cls(
-            data_dir=data_dir,
+            data_dir=None if data_dir is None else str(data_dir),
             image_size=config.check_image_size(
                 config.IMAGE_SIZE if image_size is None else image_size
             ),
-            seed=int(config.SEED if seed is None else seed),
-            epochs=epochs,
+            seed=_whole_number("seed", config.SEED if seed is None else seed, minimum=0),
+            epochs=_whole_number("epochs", defaults["epochs"] if epochs is None else epochs),
             profile=profile,
-            max_images=max_images if max_images is not None else defaults["max_images"],
-            n_boot=int(n_boot if n_boot is not None else defaults["n_boot"]),
+            max_images=None if max_images is None else _whole_number("max_images", max_images),
+            n_boot=_whole_number("n_boot", defaults["n_boot"] if n_boot is None else n_boot),
         )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-class SplitMismatchError(RuntimeError):
+def _whole_number(name: str, value: Any, *, minimum: int = 1) -> int:
+    """``value`` as a whole number of at least ``minimum``, or a UsageError naming the parameter
+    (``-p`` values arrive as whatever Python literal was typed)."""
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise UsageError(f"{name} must be a whole number, not {value!r}") from None
+    if number < minimum:
+        raise UsageError(f"{name} must be at least {minimum}, not {number}")
+    return number
+
+
+def interactive_run_dir(settings: Settings) -> Path:
+    """Where a notebook opened by hand writes: one folder per setting, so that changing ``seed``
+    or ``profile`` in JupyterLab starts a fresh folder instead of failing on the split pinned by
+    the previous setting.
+
+    ``reports/interactive/<profile>-seed<seed>-size<image_size>/``, with ``-epochs<N>`` and
+    ``-max<N>`` when those differ from the profile's, and ``-data<hash>`` for a data folder
+    named by ``data_dir`` or ``$FACEGEN_DATA_DIR``.
+    """
+    defaults = config.PROFILES[settings.profile]
+    name = f"{settings.profile}-seed{settings.seed}-size{settings.image_size}"
+    if settings.epochs != defaults["epochs"]:
+        name += f"-epochs{settings.epochs}"
+    if settings.max_images != defaults["max_images"]:
+        name += f"-max{settings.max_images}"
+    data = settings.data_dir or os.environ.get(config.DATA_DIR_ENV)
+    if data:
+        folder = str(Path(data).expanduser().absolute())
+        name += "-data" + hashlib.blake2b(folder.encode(), digest_size=3).hexdigest()
+    return config.REPORTS_DIR / "interactive" / name
+
+
+class SplitMismatchError(BadInputError):
     """The data no longer matches the split this run started with."""
 
 
@@ -78,7 +118,7 @@ class Run:
 
     def __init__(self, root: str | os.PathLike | None, settings: Settings) -> None:
         root = root or os.environ.get(config.RUN_DIR_ENV)
-        self.root = Path(root) if root else config.REPORTS_DIR / "interactive"
+        self.root = Path(root) if root else interactive_run_dir(settings)
         self.settings = settings
         self.figures = self.root / "figures"
         self.figures.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from facegen import config
 from facegen.data.dataset import Dataset
+from facegen.errors import UsageError
 from facegen.modeling.model import ModelConfig
 from facegen.modeling.saving import save_model
 from facegen.modeling.train import TrainConfig, TrainResult, train_on_dataset
@@ -28,7 +29,7 @@ from facegen.reporting.manifest import finish_manifest, new_manifest, read_manif
 from facegen.reporting.run import Run, Settings
 
 
-class RunFolderError(ValueError):
+class RunFolderError(UsageError):
     """The output folder cannot be used as asked; the message says why and what to do."""
 
 
@@ -78,9 +79,11 @@ def decide_start(run_dir: Path, *, retrain: bool) -> StartDecision:
 
 
 def default_run_dir(settings: Settings) -> Path:
-    from facegen.reporting.pipeline import new_run_id
+    """A new, empty folder ``reports/<time>-train-<profile>-seed<seed>[-N]/``, unique even when
+    two runs start in the same second."""
+    from facegen.reporting.folders import create_run_folder, new_run_id
 
-    return config.REPORTS_DIR / new_run_id(settings, kind="train")
+    return create_run_folder(config.REPORTS_DIR, new_run_id(settings, kind="train"))
 
 
 def train_run(
@@ -99,8 +102,8 @@ def train_run(
     from facegen.evaluation.metrics import classification_summary
     from facegen.evaluation.summary import evaluate_predictions
     from facegen.modeling.inference import predict_proba
+    from facegen.reporting.folders import update_index
     from facegen.reporting.model_card import write_model_card
-    from facegen.reporting.pages import write_index
     from facegen.reporting.training_run import train_for_run
 
     run_dir = Path(run_dir) if run_dir else default_run_dir(settings)
@@ -136,6 +139,7 @@ def train_run(
         )
         metrics["validation"] = validation
         run.write_json("metrics.json", metrics)
+        write_model_card(run_dir)
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt)
         message = "interrupted" if interrupted else f"{type(exc).__name__}: {exc}"
@@ -146,11 +150,10 @@ def train_run(
             time.perf_counter() - start,
             failure={"step": "train", "error": message, "message": f"training {message}"},
         )
-        write_index(run_dir.parent)
+        update_index(run_dir.parent)
         raise
     finish_manifest(run_dir, manifest, "complete", time.perf_counter() - start)
-    write_model_card(run_dir)
-    write_index(run_dir.parent)
+    update_index(run_dir.parent)
     return run_dir
 
 
