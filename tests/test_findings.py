@@ -96,3 +96,17 @@ def test_tables_read_in_words():
     assert table.index.names == ["Age band"]
     words = headline_table({"children_0_12_accuracy_low": 0.1, "test_accuracy": 0.9}).index
     assert list(words) == ["Children 0-12: accuracy, 95% low", "Test accuracy"]
+
+
+def test_the_threshold_conclusion_says_how_much_of_the_gap_is_the_thresholds():
+    from facegen.reporting.findings import threshold_conclusions
+
+    table = pd.DataFrame(
+        [
+            {"collection": "ff", "threshold": "0.5", "accuracy": 0.792, "recall_gap": 0.179},
+            {"collection": "ff", "threshold": "chosen", "accuracy": 0.794, "recall_gap": 0.066},
+        ]
+    )
+    (line,) = threshold_conclusions(table)
+    assert "from 17.9 to 6.6 points at an accuracy of 79.4% (against 79.2%)" in line
+    assert "mostly" in line

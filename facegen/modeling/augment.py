@@ -30,10 +30,12 @@ class FaceAugmentation(layers.Layer):
         shift: float = 0.0,
         flip: bool = True,
         seed: int | None = None,
+        squeeze: float = 0.0,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.rotation, self.zoom, self.shift, self.flip = rotation, zoom, shift, flip
+        self.squeeze = squeeze
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         # XLA has no kernel for the projective transform; Keras' own RandomRotation says the same.
@@ -54,7 +56,9 @@ class FaceAugmentation(layers.Layer):
         shift_y = self._uniform(n) * (self.shift * height)
         cos, sin = ops.cos(angle) * scale, ops.sin(angle) * scale
         # Output pixel -> input pixel: centre, mirror, rotate and scale, then shift back.
-        a0, a1, b0, b1 = cos * mirror, -sin, sin * mirror, cos
+        # ``squeeze`` narrows the face (samples a wider strip), as a head turned aside looks.
+        narrow = 1.0 + (self._uniform(n) + 1.0) / 2.0 * self.squeeze if self.squeeze else 1.0
+        a0, a1, b0, b1 = cos * mirror * narrow, -sin, sin * mirror * narrow, cos
         cx, cy = (width - 1) / 2, (height - 1) / 2
         a2 = cx - a0 * cx - a1 * cy + shift_x
         b2 = cy - b0 * cx - b1 * cy + shift_y
@@ -75,6 +79,7 @@ class FaceAugmentation(layers.Layer):
             "shift": self.shift,
             "flip": self.flip,
             "seed": self.seed,
+            "squeeze": self.squeeze,
         }
 
 

@@ -31,6 +31,7 @@ class ModelConfig:
     zoom: float = 0.05
     shift: float = 0.04
     flip: bool = True
+    squeeze: float = 0.0  # horizontal narrowing, as of a turned head (0 turns it off)
     # Photometric augmentation (modeling.augment.PhotometricAugmentation); 0 turns each off.
     brightness: float = 0.0
     contrast: float = 0.0
@@ -44,7 +45,12 @@ class ModelConfig:
 def augmentation(config: ModelConfig) -> keras.Layer:
     """Rotation, flipping, scaling and shifting as one transform, so each face is resampled once."""
     return FaceAugmentation(
-        config.rotation, config.zoom, config.shift, config.flip, name="augmentation"
+        config.rotation,
+        config.zoom,
+        config.shift,
+        config.flip,
+        squeeze=config.squeeze,
+        name="augmentation",
     )
 
 
