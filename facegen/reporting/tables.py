@@ -65,6 +65,11 @@ def readable(table: pd.DataFrame) -> pd.DataFrame:
 
 
 _PHRASES = (
+    ("recall_female", "recall (women)"),
+    ("recall_male", "recall (men)"),
+    ("recall_gap", "recall gap (men - women)"),
+    ("_low", ", 95% low"),
+    ("_high", ", 95% high"),
     ("children_0_12", "children 0-12"),
     ("age_60_plus", "ages 60+"),
     ("equalized_odds_difference", "equalized-odds difference"),
@@ -88,5 +93,14 @@ def _headline_words(key: str) -> str:
 
 def headline_table(headline: Mapping[str, Any]) -> pd.DataFrame:
     """The headline as two columns, a figure per line, in the order metrics.json keeps."""
-    rows = [(_headline_words(key), value) for key, value in headline.items()]
+    rows = [(_headline_words(key), _shown(value)) for key, value in headline.items()]
     return pd.DataFrame(rows, columns=["Figure", "Value"]).set_index("Figure")
+
+
+def _shown(value: Any) -> Any:
+    """Four decimals are what the intervals support; a group name reads in words."""
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, str):
+        return value.replace("age_band", "age band")
+    return value
