@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $@
 
-## The main job: the four notebooks, run by papermill into reports/<run-id>/ (ARGS adds options,
+## The main job: the notebooks, run by papermill into reports/<run-id>/ (ARGS adds options,
 ## e.g. make report ARGS="--profile smoke").
 report: $(STAMP)
 	$(BIN)/facegen report $(ARGS)

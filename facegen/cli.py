@@ -335,8 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = add_command(
         "report",
-        help="run the four notebooks with papermill into reports/<run-id>/",
-        description="Run the four notebooks with papermill into a new run folder, "
+        help="run the notebooks with papermill into reports/<run-id>/",
+        description="Run the notebooks with papermill into a new run folder, "
         "reports/<run-id>/, and update reports/index.html. Parameters and data are checked "
         "before the first notebook starts. Progress (which notebook, one line per training "
         "epoch) goes to stderr, the result to stdout; a run that fails or is interrupted is "
@@ -373,8 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--min-external-accuracy",
         type=float,
-        help="exit with status 3 when the first external collection's test-half accuracy is "
-        "under this bar, or missing (CI)",
+        help=f"exit with status {EXIT_BELOW_BAR} when the first external collection's test-half "
+        "accuracy is under this bar, or missing (CI)",
     )
     report.set_defaults(run=_report_command)
 
@@ -451,7 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("path", help="the collection: a folder or a CSV file")
     evaluate.add_argument("--name", help="the collection's name in reports (default: its folder)")
-    evaluate.add_argument("--half", choices=("val", "test", "all"), default="test")
+    evaluate.add_argument("--half", choices=config.EXTERNAL_HALVES, default="test")
     evaluate.add_argument(
         "--model", help="a .keras model (default: the newest complete run's under reports/)"
     )

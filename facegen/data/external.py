@@ -33,8 +33,6 @@ MISSING_FILE = "file not found"
 UNKNOWN_GENDER = "gender label not understood"
 UNKNOWN_AGE = "age label not understood"
 
-EXTERNAL_COLUMNS = ("file", "path", "gender", "ethnicity", "age", "age_band", "status", "note")
-
 GENDER_WORDS = {
     "male": "male", "m": "male", "man": "male", "men": "male",
     "female": "female", "f": "female", "woman": "female", "women": "female",
@@ -81,13 +79,12 @@ def read_collection(path: str | os.PathLike, name: str | None = None) -> Collect
     if not path.exists():
         raise CollectionNotFoundError(f"{path}: no such file or folder")
     if path.is_file():
-        frame, layout, root = _read_csv_file(path), None, path.parent
-        layout = "fairface" if _is_fairface(pd.read_csv(path, nrows=0)) else "csv"
+        (frame, layout), root = _read_csv_file(path), path.parent
     else:
         root = path
         labels = sorted(path.glob("fairface_label_*.csv"))
         if labels:
-            frame, layout = _read_csv_file(labels[0]), "fairface"
+            frame, layout = _read_csv_file(labels[0])
         elif _class_folders(path):
             frame, layout = _read_class_folders(path), "folders"
         else:
@@ -97,7 +94,7 @@ def read_collection(path: str | os.PathLike, name: str | None = None) -> Collect
                     f"{path}: expected fairface_label_*.csv, female/ and male/ folders, or one "
                     "CSV with file,gender columns"
                 )
-            frame, layout = _read_csv_file(csvs[0]), "csv"
+            frame, layout = _read_csv_file(csvs[0])
     return Collection(name or _default_name(path), root, layout, frame)
 
 
@@ -109,16 +106,17 @@ def _is_fairface(header: pd.DataFrame) -> bool:
     return {"file", "age", "gender", "race"} <= set(header.columns)
 
 
-def _read_csv_file(path: Path) -> pd.DataFrame:
+def _read_csv_file(path: Path) -> tuple[pd.DataFrame, str]:
+    """The collection's frame and its layout, "fairface" or "csv", from one read of the file."""
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     if _is_fairface(table):
-        return _fairface_frame(table, path.parent)
+        return _fairface_frame(table, path.parent), "fairface"
     if not {"file", "gender"} <= set(table.columns):
         raise CollectionError(
             f"{path}: a collection CSV needs the columns file and gender (optional: age, "
             f"ethnicity); it has {', '.join(table.columns) or 'none'}"
         )
-    return _plain_frame(table, path.parent)
+    return _plain_frame(table, path.parent), "csv"
 
 
 def _fairface_frame(table: pd.DataFrame, root: Path) -> pd.DataFrame:
@@ -241,12 +239,6 @@ def describe(collection: Collection) -> str:
     if len(problems):
         line += "; not usable: " + ", ".join(f"{n:,} {reason}" for reason, n in problems.items())
     return line
-
-
-def age_bins(collection: Collection) -> list[str]:
-    """The collection's own age bins, in order (FairFace's, or the project's bands)."""
-    categories = list(collection.frame["age_band"].cat.categories)
-    return categories or list(config.AGE_BAND_LABELS)
 
 
 _SAFE = re.compile(r"[^\w.-]+")

@@ -109,7 +109,7 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
     """
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__, "facegen.predict.classify"])
+        context.set_forkserver_preload([__name__])
     else:
         context = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(

@@ -31,7 +31,6 @@ from facegen.faces.preprocess import model_input
 
 ALIGNED = "aligned"
 WHOLE_IMAGE = "whole image"
-FRAMINGS = (ALIGNED, WHOLE_IMAGE)
 
 
 @dataclass(frozen=True)
@@ -78,10 +77,9 @@ def frame_crops(
 
 
 def frame_photo(
-    rgb: np.ndarray, gray: np.ndarray, size: int = config.IMAGE_SIZE, *, faces=None
+    rgb: np.ndarray, gray: np.ndarray, faces: list[DetectedFace], size: int = config.IMAGE_SIZE
 ) -> list[FramedFace]:
-    """Every face in a photo large enough to classify, each aligned; none when there is none."""
-    faces = detect_faces([rgb])[0] if faces is None else faces
+    """Every detected face in a photo large enough to classify, each aligned."""
     return [_framed(gray, face, size) for face in faces_in_photo(rgb, faces)]
 
 

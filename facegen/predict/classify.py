@@ -91,7 +91,7 @@ def analyse_files(
     else:
         found = detect_faces([rgb for _, rgb, _ in readable])
         per_file = [
-            frame_photo(rgb, gray, size, faces=faces)
+            frame_photo(rgb, gray, faces, size)
             for (_, rgb, gray), faces in zip(readable, found, strict=True)
         ]
         for (result, rgb, _), faces, kept in zip(readable, found, per_file, strict=True):

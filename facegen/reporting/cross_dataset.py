@@ -28,8 +28,6 @@ from facegen.evaluation.summary import evaluate_predictions
 from facegen.faces.batch import frame_files
 from facegen.faces.framing import ALIGNED, WHOLE_IMAGE
 
-HALVES = ("val", "test", "all")
-
 
 @dataclass
 class CollectionScore:
@@ -94,14 +92,14 @@ def score_collection(
     max_faces: int | None = None,
     progress: bool = False,
 ) -> CollectionScore:
-    """Frame, classify and evaluate one half of a collection (``HALVES``).
+    """Frame, classify and evaluate one half of a collection (``config.EXTERNAL_HALVES``).
 
     ``max_faces`` takes a seeded sample of the half (a quick run's profile); None keeps it all.
     """
     from facegen.modeling.inference import predict_proba
 
-    if half not in HALVES:
-        raise ValueError(f"half must be one of {HALVES}, not {half!r}")
+    if half not in config.EXTERNAL_HALVES:
+        raise ValueError(f"half must be one of {config.EXTERNAL_HALVES}, not {half!r}")
     if not isinstance(collection, Collection):
         collection = read_collection(collection)
     usable = collection.usable.assign(half=external_halves(collection.usable))

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from facegen.data.dataset import Dataset
+from facegen.reporting.templates import pct as percent
 
 
 def previous_run(run_root: str | Path) -> dict[str, Any] | None:
@@ -43,13 +44,6 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
-
-
-def percent(value: float | None, digits: int = 1) -> str:
-    """0.9162 -> '91.6%'; a missing value is a dash, never 'nan%'."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{100 * value:.{digits}f}%"
 
 
 def _interval(low: float | None, high: float | None) -> str:

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from facegen import config
 from facegen.atomic import atomic_write_text
 from facegen.reporting.templates import as_number, render, words
 
@@ -151,7 +152,7 @@ def card_context(run_dir: Path) -> dict[str, Any]:
     return {
         "run_id": manifest.get("run_id", run_dir.name),
         "profile": params.get("profile"),
-        "image_size": params.get("image_size", 48),
+        "image_size": params.get("image_size", config.IMAGE_SIZE),
         "model": {
             "epochs": training.get("epochs_run"),
             "best_epoch": training.get("best_epoch"),

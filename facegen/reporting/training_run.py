@@ -104,7 +104,6 @@ def train_run(
     from facegen.modeling.inference import predict_proba
     from facegen.reporting.folders import update_index
     from facegen.reporting.model_card import write_model_card
-    from facegen.reporting.training_run import train_for_run
 
     run_dir = Path(run_dir) if run_dir else default_run_dir(settings)
     decision = decide_start(run_dir, retrain=retrain)
