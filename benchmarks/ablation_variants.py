@@ -36,6 +36,7 @@ BUILT_IN = {
     "convs_per_block": 1, "stem_stride": 1, "activation": "relu", "head": "gap",
     "standardize": False, "residual": False, "single_resample": True, "label_smoothing": 0.0,
     "balance_gender_within": (), "ema_momentum": None,
+    "brightness": 0.0, "contrast": 0.0, "gamma": 0.0, "blur": 0.0, "squeeze": 0.0,
 }  # fmt: skip
 
 
@@ -56,7 +57,6 @@ _ISSUE3_MODEL = {
     "widths": (16, 32, 64, 128, 256), "convs_per_block": 1, "stem_stride": 1,
     "activation": "relu", "dropout": 0.3, "rotation": 0.03, "zoom": 0.1, "shift": 0.06,
     "flip": True, "single_resample": False, "head": "gap", "standardize": False, "residual": False,
-    "brightness": 0.0, "contrast": 0.0, "gamma": 0.0, "blur": 0.0, "squeeze": 0.0,
 }  # fmt: skip
 _ISSUE3_TRAIN = {
     "batch_size": 128, "learning_rate": 2e-3, "weight_decay": 1e-4, "warmup_epochs": 1.0,

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from facegen.modeling.augment import FaceAugmentation, PhotometricAugmentation
+from facegen.modeling.augment import FaceAugmentation
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,6 @@ class ModelConfig:
     zoom: float = 0.05
     shift: float = 0.04
     flip: bool = True
-    squeeze: float = 0.0  # horizontal narrowing, as of a turned head (0 turns it off)
-    # Photometric augmentation (modeling.augment.PhotometricAugmentation); 0 turns each off.
-    brightness: float = 0.0
-    contrast: float = 0.0
-    gamma: float = 0.0
-    blur: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,7 +43,6 @@ def augmentation(config: ModelConfig) -> keras.Layer:
         config.zoom,
         config.shift,
         config.flip,
-        squeeze=config.squeeze,
         name="augmentation",
     )
 
@@ -64,10 +57,6 @@ def build_model(config: ModelConfig | None = None) -> keras.Model:
     inputs = keras.Input((config.image_size, config.image_size, 1), name="face", dtype="uint8")
     x = layers.Rescaling(1 / 255, name="scale")(inputs)
     x = augmentation(config)(x)
-    if config.brightness or config.contrast or config.gamma or config.blur:
-        x = PhotometricAugmentation(
-            config.brightness, config.contrast, config.gamma, config.blur, name="photometric"
-        )(x)
     for block, width in enumerate(config.widths):
         x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"block{block}_conv0")(x)
         x = layers.BatchNormalization(name=f"block{block}_bn0")(x)

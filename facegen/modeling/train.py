@@ -111,13 +111,9 @@ def make_dataset(
     *,
     shuffle: bool,
     seed: int,
-    sample_weight: np.ndarray | None = None,
 ) -> tf.data.Dataset:
     """uint8 faces and 0/1 labels as batches; scaling and augmentation happen inside the model."""
-    parts = (images[..., None], labels.astype("float32"))
-    if sample_weight is not None:
-        parts = (*parts, np.asarray(sample_weight, dtype="float32"))
-    data = tf.data.Dataset.from_tensor_slices(parts)
+    data = tf.data.Dataset.from_tensor_slices((images[..., None], labels.astype("float32")))
     if shuffle:
         data = data.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
@@ -171,14 +167,9 @@ def train(
     *,
     model_config: ModelConfig | None = None,
     train_config: TrainConfig | None = None,
-    sample_weight: np.ndarray | None = None,
     progress: bool = True,
 ) -> TrainResult:
-    """Train from scratch and return the model with the weights of its best validation epoch.
-
-    ``sample_weight`` (one per training face) weights the loss; validation is never weighted, so
-    the accuracy that selects the epoch is the plain one.
-    """
+    """Train from scratch and return the model with the weights of its best validation epoch."""
     model_config = model_config or ModelConfig()
     config = train_config or TrainConfig()
     if len(train_images) == 0 or len(val_images) == 0:
@@ -186,12 +177,6 @@ def train(
             "training needs at least one training and one validation image: too few faces "
             "(a larger max_images, or more data)"
         )
-    if sample_weight is not None and len(sample_weight) != len(train_images):
-        raise ValueError(
-            f"{len(sample_weight)} sample weights for {len(train_images)} training images"
-        )
-    if sample_weight is not None and not np.all(np.isfinite(sample_weight) & (sample_weight >= 0)):
-        raise ValueError("sample weights must be finite and non-negative")
     seed_everything(config.seed, config.deterministic)
     strategy = pick_strategy()
     steps = math.ceil(len(train_images) / config.batch_size)
@@ -211,7 +196,6 @@ def train(
         config.batch_size,
         shuffle=True,
         seed=config.seed,
-        sample_weight=sample_weight,
     )
     val_data = make_dataset(val_images, val_labels, 512, shuffle=False, seed=config.seed)
     epoch_log = _EpochLog(config.epochs, progress)
