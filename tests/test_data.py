@@ -1,5 +1,7 @@
 """The one call: load_dataset on a folder with every trap, and its quality report."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -109,3 +111,25 @@ def test_another_size_keeps_the_faces_and_split_and_matches_preprocessing(trap_f
     assert dataset.at_size(48) is dataset
     with pytest.raises(ValueError, match="image_size must be between"):
         dataset.at_size(4)
+
+
+def test_a_face_the_framing_step_could_not_read_is_used_whole_like_any_other(
+    trap_folder, monkeypatch
+):
+    """Should a file decode for the stored crops but not for framing, its face stays in the split
+    and takes the whole-image path every other faceless file takes (lighting evened)."""
+    from facegen.data import dataset as dataset_module
+    from facegen.faces.batch import FramedArrays
+    from facegen.faces.decode import decode_gray
+    from facegen.faces.preprocess import model_input
+
+    def nothing_framed(files, paths, size, **kwargs):
+        empty = np.zeros((0, size, size), np.uint8)
+        return FramedArrays(empty, [], [], np.zeros(0), {name: "gone" for name in files})
+
+    monkeypatch.setattr(dataset_module, "frame_files", nothing_framed)
+    data = load_dataset(trap_folder, progress=False, cache=False)
+    used = data.used
+    assert set(used["framing"]) == {"whole image"}
+    first = decode_gray(Path(used["path"].iat[0]).read_bytes())
+    assert np.array_equal(data.images[0], model_input(first))
