@@ -570,3 +570,26 @@ def test_a_balanced_threshold_chosen_on_one_half_helps_on_the_other():
     assert balanced(chosen) > balanced(at_half) + 0.06  # about 0.83 with the threshold near 0.28
     assert abs(chosen["recall_gap"]) < abs(float(at_half["recall_gap"])) / 3
     assert chosen["recall_gap"] == pytest.approx(chosen["recall_male"] - chosen["recall_female"])
+
+
+def test_limits_set_a_collections_inputs_beside_the_reference_and_break_accuracy_down():
+    from facegen.evaluation.cross_dataset import LIMIT_FACTORS, input_medians, limits
+
+    rng = np.random.default_rng(0)
+    n = 200
+    faces = rng.integers(0, 256, (n, 8, 8)).astype(np.uint8)
+    rows = pd.DataFrame({
+        "gender": pd.Categorical(rng.choice(["male", "female"], n), categories=["male", "female"]),
+        "p_female": rng.random(n), "framing": np.where(np.arange(n) < 10, "whole image", "aligned"),
+        "turn": np.where(np.arange(n) < 10, np.nan, rng.random(n) * 0.4),
+        "age_band": pd.Categorical(rng.choice(["0-2", "20-29"], n)),
+        "ethnicity": pd.Categorical(rng.choice(["A", "B"], n)),
+    })  # fmt: skip
+    reference = input_medians(faces[:50], rows["turn"][:50])
+    medians, factors = limits(rows, faces, reference, name="mine", n_boot=20)
+    assert list(medians.columns) == ["mine", "UTKFace test"]
+    assert medians.loc["turned (share)", "mine"] == pytest.approx((rows["turn"] >= 0.25).mean())
+    assert medians.loc["brightness", "mine"] == pytest.approx(np.median(faces.mean(axis=(1, 2))))
+    assert tuple(factors.index.get_level_values("factor").unique()) == LIMIT_FACTORS
+    assert factors.loc[("framing", "whole image"), "n"] == 10
+    assert factors.loc[("head_turn", "no landmarks"), "n"] == 10

@@ -282,3 +282,26 @@ def test_evaluate_with_nothing_to_score_says_why_in_one_line(model_path, tmp_pat
         "(such as male/x.jpg: empty file (0 bytes))"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_the_threshold_table_reads_the_models_row_from_the_headline_and_chooses_on_val():
+    import numpy as np
+    import pandas as pd
+
+    from facegen.reporting.cross_dataset import CollectionScore, threshold_table
+
+    rng = np.random.default_rng(1)
+
+    def half(n):
+        female = rng.random(n) < 0.5
+        p = np.clip(0.35 * female + rng.normal(0.3, 0.15, n), 0, 1)  # women scored too low
+        return pd.DataFrame({"gender": np.where(female, "female", "male"), "p_female": p})
+
+    head = {"test_accuracy": 0.7, "recall_female": 0.5, "recall_male": 0.9, "recall_gap": 0.4}
+    scores = {"c": {"val": CollectionScore(None, "val", half(2000), None, {}, {}),
+                    "test": CollectionScore(None, "test", half(2000), None,
+                                            {"headline": head}, {})}}  # fmt: skip
+    table = threshold_table(scores)
+    assert table["threshold"].tolist() == ["0.5 (the model's)", "chosen on validation"]
+    assert table.iloc[0][["accuracy", "recall_gap"]].tolist() == [0.7, 0.4]
+    assert abs(table.iloc[1]["recall_gap"]) < 0.15  # the chosen threshold balances the recalls

@@ -105,3 +105,52 @@ def turn_bins(turn: np.ndarray) -> pd.Categorical:
     codes = np.searchsorted(edges, np.nan_to_num(turn, nan=0.0), side="right")
     codes = np.where(np.isnan(turn), len(TURN_BINS), codes)
     return pd.Categorical.from_codes(codes, categories=names, ordered=True)
+
+
+TURNED = TURN_BINS[-1][0]
+"""The head turn from which a face counts as turned."""
+
+IMAGE_MEASURES = {
+    "sharpness": sharpness,
+    "brightness": lambda faces: faces.mean(axis=(1, 2)),
+    "contrast": lambda faces: faces.std(axis=(1, 2)),
+}
+"""Properties of a model input that photography changes: each maps (n, h, w) faces to n values."""
+
+LIMIT_FACTORS = ("framing", "head_turn", *IMAGE_MEASURES, "age_band", "ethnicity")
+
+
+def input_medians(faces: np.ndarray, turn: np.ndarray | None = None) -> dict[str, float]:
+    """The median of each image measure over ``faces``, and the share of turned heads."""
+    faces = np.asarray(faces, dtype=np.float64)
+    medians = {name: float(np.median(measure(faces))) for name, measure in IMAGE_MEASURES.items()}
+    if turn is not None:
+        medians["turned (share)"] = float(np.mean(np.asarray(turn, dtype=float) >= TURNED))
+    return medians
+
+
+def limits(
+    rows: pd.DataFrame,
+    faces: np.ndarray,
+    reference: dict[str, float],
+    *,
+    name: str,
+    n_boot: int = 500,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What limits a collection: its inputs' medians beside ``reference`` (UTKFace's, from
+    ``input_medians``), and a ``factor_table`` over ``LIMIT_FACTORS``.
+
+    ``rows`` are a scored half's rows (``gender``, ``p_female``, ``framing``, ``turn``, labels);
+    ``faces`` their model inputs. Image measures are cut at the collection's own quartiles.
+    """
+    rows = rows.copy()
+    values = np.asarray(faces, dtype=np.float64)
+    for measure, compute in IMAGE_MEASURES.items():
+        rows[measure] = quartile_bins(compute(values), measure)
+    rows["head_turn"] = turn_bins(rows["turn"].to_numpy(dtype=float))
+    rows["framing"] = pd.Categorical(rows["framing"])
+    medians = pd.DataFrame(
+        {name: input_medians(values, rows["turn"]), "UTKFace test": reference}
+    ).rename_axis("median of the model's input")
+    return medians, factor_table(rows, list(LIMIT_FACTORS), n_boot=n_boot, seed=seed)

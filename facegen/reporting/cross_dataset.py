@@ -230,3 +230,52 @@ def score_for_run(
     }
     atomic_write_text(run_dir / "external.json", json.dumps(to_jsonable(summary), indent=2) + "\n")
     return scores
+
+
+def comparison(
+    utkface: dict[str, Any], scores: dict[str, dict[str, CollectionScore]]
+) -> pd.DataFrame:
+    """UTKFace's test headline beside both halves of every scored collection, one row each."""
+    from facegen.evaluation.cross_dataset import comparison_table
+
+    headlines, aligned = {"UTKFace test": utkface}, {}
+    for name, halves in scores.items():
+        for half, score in halves.items():
+            headlines[f"{name} {half}"] = score.metrics["headline"]
+            aligned[f"{name} {half}"] = score.coverage["aligned_share"]
+    return comparison_table(headlines, aligned)
+
+
+def threshold_table(scores: dict[str, dict[str, CollectionScore]]) -> pd.DataFrame:
+    """Per collection: its test half at the model's threshold, and at one chosen on its
+    validation half (``evaluation.thresholds``); the second row is a what-if, never a default."""
+    from facegen.evaluation.thresholds import balanced_threshold, with_threshold
+
+    rows = []
+    for name, halves in scores.items():
+        val, test = halves["val"].rows, halves["test"].rows
+        head = halves["test"].metrics["headline"]
+        rows.append(
+            {
+                "collection": name,
+                "threshold": "0.5 (the model's)",
+                "accuracy": head["test_accuracy"],
+                **{k: head[k] for k in ("recall_female", "recall_male", "recall_gap")},
+            }
+        )
+        optimizer = balanced_threshold(val["gender"] == "female", val["p_female"])
+        chosen = with_threshold(optimizer, test["gender"] == "female", test["p_female"])
+        rows.append({"collection": name, "threshold": "chosen on validation", **chosen})
+    columns = ["collection", "threshold", "accuracy", "recall_female", "recall_male", "recall_gap"]
+    return pd.DataFrame(rows, columns=columns)  # fmt: skip
+
+
+def face_titles(rows: pd.DataFrame) -> list[str]:
+    """'female 0.87' per face: its label and the model's probability that it is female; faces
+    used whole say so."""
+    return [
+        f"{gender} {p:.2f}{' (whole)' if framing == WHOLE_IMAGE else ''}"
+        for gender, p, framing in zip(
+            rows["gender"], rows["p_female"], rows["framing"], strict=True
+        )
+    ]

@@ -57,6 +57,15 @@ def known_parameters() -> list[str]:
     return sorted(names)
 
 
+def _declared(parameters: dict[str, Any], notebook: Path) -> dict[str, Any]:
+    """The parameters ``notebook`` declares: one meant for another notebook (``external`` is
+    only 05's) would make papermill warn on the terminal and inject a name nothing reads."""
+    import papermill
+
+    names = set(papermill.inspect_notebook(str(notebook)))
+    return {name: value for name, value in parameters.items() if name in names}
+
+
 def check_parameter_names(parameters: dict[str, Any]) -> None:
     """Refuse a parameter no notebook declares (a typo would otherwise be ignored silently), and
     one the pipeline sets itself."""
@@ -194,7 +203,7 @@ def _execute(
         papermill.execute_notebook(
             str(source),
             str(output),
-            parameters={**parameters, "run_dir": str(run_dir)},
+            parameters=_declared({**parameters, "run_dir": str(run_dir)}, source),
             kernel_name="python3",
             progress_bar=False,
             log_output=False,

@@ -184,6 +184,10 @@ class Run:
         plt.close(figure)
         return path
 
+    def headline(self) -> dict[str, Any]:
+        """The test split's headline figures, as the evaluation notebook wrote them."""
+        return json.loads((self.root / "metrics.json").read_text())["headline"]
+
     def write_json(self, name: str, data: Any) -> Path:
         from facegen.reporting.jsonable import to_jsonable
 
