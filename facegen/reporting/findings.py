@@ -6,7 +6,6 @@ the comparison with the previous run says what changed, and whether that is more
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from facegen.data.dataset import Dataset
+from facegen.reporting.manifest import read_manifest
 from facegen.reporting.templates import pct as percent
 
 
@@ -25,25 +25,18 @@ def previous_run(run_root: str | Path) -> dict[str, Any] | None:
     skipped; None when there is nothing to compare with.
     """
     root = Path(run_root)
-    mine = _read_json(root / "manifest.json") or {}
+    mine = read_manifest(root) or {}
     profile = (mine.get("parameters") or {}).get("profile")
     for path in sorted(root.parent.glob("*/manifest.json"), reverse=True):
         if path.parent == root:
             continue
-        manifest = _read_json(path)
+        manifest = read_manifest(path.parent)
         if not manifest or manifest.get("status") != "complete" or not manifest.get("headline"):
             continue
         if profile and (manifest.get("parameters") or {}).get("profile") != profile:
             continue
         return manifest
     return None
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
 
 
 def _interval(low: float | None, high: float | None) -> str:
