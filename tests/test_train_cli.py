@@ -26,6 +26,10 @@ def test_train_writes_a_run_folder_like_the_pipelines(face_folder, tmp_path, cap
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == "train" and manifest["status"] == "complete"
     assert manifest["training"]["train_images_per_second"] > 0
+    # The model decides at its own point, chosen on validation and recorded with the figures.
+    decision = json.loads((out / "training.json").read_text())["decision_point"]
+    assert set(decision["validation_after"]) == {"accuracy", "recall_female", "recall_male"}
+    assert 0 < decision["threshold"] < 1
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["validation"]["n"] == manifest["data"]["split_sizes"]["val"]
     assert metrics["headline"]["n_test"] == manifest["data"]["split_sizes"]["test"]

@@ -1,10 +1,12 @@
 """What a threshold chosen on one half of a collection does on the other: a what-if, not a default.
 
-The model's own threshold (0.5) is what every figure uses. Faces from elsewhere can shift the
-model's scores so that women are missed more often than men; a threshold chosen on an external
-collection's validation half shows how much of that gap is the threshold's and how much the
-ranking's. fairlearn's ``ThresholdOptimizer`` chooses it: with one group for every face, its
-constraint holds trivially and it maximises balanced accuracy, the mean of the two recalls.
+The model's own decision point (0.5 on its output, moved at training to equal recall on
+UTKFace's validation split: ``modeling.balance``) is what every figure uses. Faces from elsewhere
+can shift the model's scores so that women are missed more often than men; a threshold chosen on
+an external collection's validation half shows how much of that gap is the threshold's and how
+much the ranking's. fairlearn's ``ThresholdOptimizer`` chooses it: with one group for every
+face, its constraint holds trivially and it maximises balanced accuracy, the mean of the two
+recalls.
 """
 
 from __future__ import annotations

@@ -91,6 +91,36 @@ def recorded_views(model_path: str | os.PathLike) -> str | None:
     return run_views(training)
 
 
+def view_probabilities(
+    model: keras.Model,
+    images: np.ndarray,
+    *,
+    batch_size: int = 1024,
+    views: str | None = None,
+) -> np.ndarray:
+    """Each view's probability that each face is labelled female, as (views, N) float32: what
+    ``predict_proba`` averages, and what ``modeling.balance`` needs to choose the decision point
+    exactly as prediction will apply it."""
+    views = config.TEST_TIME_VIEWS if views is None else views
+    if views not in config.VIEW_SETS:
+        choices = ", ".join(config.VIEW_SETS)
+        raise ValueError(f"unknown test-time views {views!r}; choose one of {choices}")
+    if len(images) == 0:
+        return np.zeros((1, 0), np.float32)
+    batch = images[..., None] if images.ndim == 3 else images
+    forward = _inference_function(model)
+
+    def run(faces: np.ndarray) -> np.ndarray:
+        return np.concatenate(
+            [
+                np.asarray(forward(np.ascontiguousarray(faces[i : i + batch_size]))).reshape(-1)
+                for i in range(0, len(faces), batch_size)
+            ]
+        )
+
+    return np.stack([run(view) for view in _views(batch, views)]).astype(np.float32)
+
+
 def predict_proba(
     model: keras.Model,
     images: np.ndarray,
@@ -104,22 +134,5 @@ def predict_proba(
     face's views are averaged, since a face is as valid mirrored or a pixel off and the mean is
     steadier than any one view. None means ``config.TEST_TIME_VIEWS``.
     """
-    views = config.TEST_TIME_VIEWS if views is None else views
-    if views not in config.VIEW_SETS:
-        choices = ", ".join(config.VIEW_SETS)
-        raise ValueError(f"unknown test-time views {views!r}; choose one of {choices}")
-    if len(images) == 0:
-        return np.zeros(0, np.float32)
-    batch = images[..., None] if images.ndim == 3 else images
-    forward = _inference_function(model)
-
-    def run(faces: np.ndarray) -> np.ndarray:
-        return np.concatenate(
-            [
-                np.asarray(forward(np.ascontiguousarray(faces[i : i + batch_size]))).reshape(-1)
-                for i in range(0, len(faces), batch_size)
-            ]
-        )
-
-    probabilities = [run(view) for view in _views(batch, views)]
-    return np.mean(probabilities, axis=0).astype(np.float32)
+    probabilities = view_probabilities(model, images, batch_size=batch_size, views=views)
+    return probabilities.mean(axis=0).astype(np.float32)

@@ -37,8 +37,10 @@ def load_model(path: str | os.PathLike) -> keras.Model:
         )
     import keras
 
-    # Registers the custom augmentation layer, which a saved model names but Keras cannot import.
-    import facegen.modeling.augment  # noqa: F401
+    # Registers the custom layers (augmentation, decision point), which a saved model names but
+    # Keras cannot import.
+    import facegen.modeling.augment
+    import facegen.modeling.balance  # noqa: F401
 
     try:
         model = keras.models.load_model(path, compile=False, safe_mode=True)

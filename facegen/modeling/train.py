@@ -54,8 +54,11 @@ class TrainResult:
     strategy: str
     model_config: dict = field(default_factory=dict)
     train_config: dict = field(default_factory=dict)
+    # Set when a run moves the decision point (``modeling.balance``); a bare ``train`` leaves it.
+    decision_point: dict | None = None
 
     def summary(self) -> dict:
+        decision = {"decision_point": self.decision_point} if self.decision_point else {}
         return {
             "best_epoch": self.best_epoch,
             "best_val_accuracy": self.best_val_accuracy,
@@ -64,6 +67,7 @@ class TrainResult:
             "epochs_run": len(self.history),
             "strategy": self.strategy,
             "parameters": int(self.model.count_params()),
+            **decision,
         }
 
 

@@ -258,7 +258,7 @@ def threshold_table(scores: dict[str, dict[str, CollectionScore]]) -> pd.DataFra
         rows.append(
             {
                 "collection": name,
-                "threshold": "0.5 (the model's)",
+                "threshold": "the model's own",
                 "accuracy": head["test_accuracy"],
                 **{k: head[k] for k in ("recall_female", "recall_male", "recall_gap")},
             }

@@ -162,6 +162,7 @@ def card_context(run_dir: Path) -> dict[str, Any]:
             "cpus": manifest.get("platform", {}).get("cpus"),
             "strategy": training.get("strategy"),
             "views_sentence": _views_sentence(training).strip(),
+            "decision": training.get("decision_point"),
         },
         "data": {
             "found": quality.get("found"),

@@ -104,3 +104,19 @@ def _shown(value: Any) -> Any:
     if isinstance(value, str):
         return value.replace("age_band", "age band")
     return value
+
+
+def decision_point_table(decision: Mapping[str, Any]) -> pd.DataFrame:
+    """Validation accuracy and recall per gender at 0.5 and at the model's own decision point."""
+    rows = {
+        "At 0.5": decision["validation_before"],
+        "At the model's own point": decision["validation_after"],
+    }
+    table = pd.DataFrame(rows).T[["accuracy", "recall_female", "recall_male"]]
+    return table.rename(
+        columns={
+            "accuracy": "Accuracy",
+            "recall_female": "Recall, women",
+            "recall_male": "Recall, men",
+        }
+    ).round(4)

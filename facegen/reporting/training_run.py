@@ -22,6 +22,7 @@ from pathlib import Path
 from facegen import config
 from facegen.data.dataset import Dataset
 from facegen.errors import UsageError
+from facegen.modeling.balance import balanced_model
 from facegen.modeling.model import ModelConfig
 from facegen.modeling.saving import save_model
 from facegen.modeling.train import TrainConfig, TrainResult, train_on_dataset
@@ -171,13 +172,18 @@ def train_for_run(
 ) -> TrainResult:
     """Train on the run's train split, select on its validation split, save everything.
 
-    Writes ``model.keras`` (best validation epoch), ``history.csv`` and ``training.json`` into
-    the run folder. The training notebook and ``facegen train`` both call this.
+    The network of the best validation epoch gets its decision point moved to equal recall for
+    women and men on the validation split (``modeling.balance``) before it is saved. Writes
+    ``model.keras``, ``history.csv`` and ``training.json`` (with the decision point) into the run
+    folder. The training notebook and ``facegen train`` both call this.
     """
     settings = run.settings
     model_config = model_config or ModelConfig(image_size=settings.image_size)
     train_config = train_config or TrainConfig(epochs=settings.epochs, seed=settings.seed)
     result = train_on_dataset(dataset, model_config, train_config, progress=progress)
+    val_images, val_rows = dataset.part("val")
+    result.model, balance = balanced_model(result.model, val_images, dataset.labels(val_rows))
+    result.decision_point = balance.to_dict()
     sizes = dataset.split_sizes()["files"]
     save_model(result.model, run.model_path)
     run.write_table("history.csv", result.history)
