@@ -97,3 +97,22 @@ def test_a_validation_split_of_one_gender_leaves_the_point_at_one_half():
     np.testing.assert_allclose(
         predict_proba(moved, _faces()), predict_proba(model, _faces()), atol=1e-6
     )
+
+
+def test_the_saved_layer_reproduces_the_validation_figures_it_was_chosen_for():
+    # A model whose scores are nearly tied: the float32 layer must still decide every validation
+    # face as the float64 search did, so the offset keeps clear of every face's boundary.
+    model = build_model(ModelConfig(widths=(4, 8)))
+    faces = _faces(400, seed=3)
+    labels = np.random.default_rng(3).integers(0, 2, 400)
+    moved, balance = balanced_model(model, faces, labels, views="flip")
+    scores = predict_proba(moved, faces, views="flip")
+    female, male = recalls(labels, scores)
+    assert (female, male) == (balance.after["recall_female"], balance.after["recall_male"])
+    assert np.abs(scores - 0.5).min() > 1e-7
+
+
+def test_a_model_already_moved_is_not_moved_again():
+    moved = with_decision_shift(build_model(ModelConfig(widths=(4, 8))), 0.3)
+    with pytest.raises(ValueError, match="already has its decision point"):
+        with_decision_shift(moved, 0.1)

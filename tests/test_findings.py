@@ -12,7 +12,7 @@ from facegen.reporting.findings import (
     previous_run,
     training_summary,
 )
-from facegen.reporting.tables import headline_table, readable
+from facegen.reporting.tables import decision_point_table, headline_table, readable
 
 
 def _run(root, name, status="complete", profile="full", accuracy=0.9):
@@ -82,6 +82,30 @@ def test_conclusions_and_training_summary_use_the_figures_given():
     }  # fmt: skip
     text = training_summary(summary, {"run_id": "r0", "training": {"best_val_accuracy": 0.91}})
     assert "91.2%** at epoch 10 of 12" in text and "+0.23 points" in text
+    assert "Decision point" not in text  # a run from before the decision point
+
+
+def test_the_training_summary_and_table_state_what_the_decision_point_did():
+    before = {"accuracy": 0.9261, "recall_female": 0.9, "recall_male": 0.95}
+    after = {"accuracy": 0.9226, "recall_female": 0.9226, "recall_male": 0.9226}
+    decision = {"offset": 0.32, "threshold": 0.4207, "validation_before": before,
+                "validation_after": after, "note": ""}  # fmt: skip
+    summary = {
+        "best_val_accuracy": 0.9157, "best_epoch": 11, "epochs_run": 12, "train_seconds": 219.3,
+        "train_images_per_second": 1038.4, "strategy": "CPU", "parameters": 391657,
+        "decision_point": decision,
+    }  # fmt: skip
+    text = training_summary(summary)
+    assert "women 90.0% → 92.3%, men 95.0% → 92.3%, accuracy 92.6% → 92.3%" in text
+    assert "network score of 0.421 instead of 0.5" in text
+    table = decision_point_table(decision)
+    assert table.loc["At 0.5", "Recall, men"] == 0.95
+    assert table.loc["At the model's own point", "Recall, women"] == 0.9226
+
+    left = {**decision, "offset": 0.0, "note": "left at 0.5: the validation split has one gender"}
+    assert "Decision point left at 0.5: the validation split has one gender." in training_summary(
+        {**summary, "decision_point": left}
+    )
 
 
 def test_missing_figures_read_as_a_dash():

@@ -129,7 +129,7 @@ def test_the_card_states_each_external_collections_test_half(tmp_path):
     assert "No collection other than UTKFace" in render_model_card(tmp_path / "plain")[0]
 
 
-def test_the_card_says_where_the_model_decides_and_that_its_score_is_not_a_probability(tmp_path):
+def test_the_card_says_where_the_model_decides_and_what_its_score_is(tmp_path):
     figures = {"accuracy": 0.926, "recall_female": 0.9, "recall_male": 0.95}
     after = {"accuracy": 0.9226, "recall_female": 0.9226, "recall_male": 0.9226}
     decision = {"offset": 0.32, "threshold": 0.4207, "validation_before": figures,
@@ -137,7 +137,8 @@ def test_the_card_says_where_the_model_decides_and_that_its_score_is_not_a_proba
     _write_run(tmp_path, {"headline": HEADLINE}, training={"decision_point": decision})
     markdown, _ = render_model_card(tmp_path)
     assert "recall on the validation split was 90.0% for women and 95.0% for men" in markdown
-    assert "not a calibrated probability; 0.5 on it is 0.421 on the unmoved network" in markdown
+    assert "rather than the network's own probability" in markdown
+    assert "0.5 on it is 0.421 on the unmoved network, for a single view" in markdown
 
     _write_run(tmp_path, {"headline": HEADLINE}, training={})  # a run from before the move
     assert "decision point" not in render_model_card(tmp_path)[0]

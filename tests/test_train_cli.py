@@ -7,6 +7,7 @@ import json
 import pytest
 
 from facegen.cli import main
+from facegen.modeling.saving import load_model
 from facegen.reporting import training_run
 
 
@@ -29,7 +30,9 @@ def test_train_writes_a_run_folder_like_the_pipelines(face_folder, tmp_path, cap
     # The model decides at its own point, chosen on validation and recorded with the figures.
     decision = json.loads((out / "training.json").read_text())["decision_point"]
     assert set(decision["validation_after"]) == {"accuracy", "recall_female", "recall_male"}
-    assert 0 < decision["threshold"] < 1
+    assert 0 < decision["threshold"] < 1 and decision["note"] == ""  # both genders in validation
+    saved = load_model(out / "model.keras").get_layer("decision")
+    assert saved.offset == pytest.approx(decision["offset"])
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["validation"]["n"] == manifest["data"]["split_sizes"]["val"]
     assert metrics["headline"]["n_test"] == manifest["data"]["split_sizes"]["test"]

@@ -51,7 +51,7 @@ def load_model(path: str | os.PathLike) -> keras.Model:
         raise ModelLoadError(
             f"{path}: expects input {shape} and gives {model.output_shape}; "
             "a facegen model takes (None, size, size, 1) faces and gives one "
-            "probability"
+            "score"
         )
     return model
 

@@ -21,7 +21,8 @@ COLUMNS = (
 
 
 def label_for(p_female: float) -> tuple[str, float]:
-    """The predicted label and the model's probability for that label (threshold 0.5)."""
+    """The predicted label and the model's score for that label, decided at 0.5 (a run's model
+    has its own decision point there: ``modeling.balance``)."""
     return (config.GENDERS[1], p_female) if p_female >= 0.5 else (config.GENDERS[0], 1 - p_female)
 
 

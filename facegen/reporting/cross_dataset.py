@@ -271,8 +271,8 @@ def threshold_table(scores: dict[str, dict[str, CollectionScore]]) -> pd.DataFra
 
 
 def face_titles(rows: pd.DataFrame) -> list[str]:
-    """'female 0.87' per face: its label and the model's probability that it is female; faces
-    used whole say so."""
+    """'female 0.87' per face: its label and the model's score for *female* (0.5 is its decision
+    point); faces used whole say so."""
     return [
         f"{gender} {p:.2f}{' (whole)' if framing == WHOLE_IMAGE else ''}"
         for gender, p, framing in zip(

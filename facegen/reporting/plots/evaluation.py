@@ -281,5 +281,5 @@ def reliability_diagram(table: pd.DataFrame, ece: float) -> Figure:
     bottom.set_ylim(0, max(1, int(table["n"].max())) * 1.35)
     bottom.yaxis.set_major_formatter("{x:,.0f}")
     bottom.set_ylabel("Faces")
-    bottom.set_xlabel("Confidence (probability given to the predicted class)")
+    bottom.set_xlabel("Confidence (the model's output for the predicted class)")
     return fig
