@@ -52,6 +52,8 @@ def test_the_model_card_sets_the_measured_eod_beside_a_fair_models(tmp_path):
     assert "consistent with equal error rates" in markdown
     summary = _summary(markdown)
     assert "ethnicity 0.105, larger than a model with equal error rates shows" in summary
+    assert "groups this size (p = 0.031)" in summary
+    assert "groups this size (p < 0.001)" in markdown
     assert "age band 0.105, not yet set beside a fair model's" in summary
 
 
@@ -119,8 +121,9 @@ def test_the_card_states_each_external_collections_test_half(tmp_path):
     external = {"collections": {"fairface": {"val": {}, "test": head}}, "headline": head}
     _write_run(tmp_path / "run", {"headline": HEADLINE}, external=external)
     markdown, _ = render_model_card(tmp_path / "run")
-    assert "fairface, 4,001 faces of its test half) it does 78.1% (95% interval 76.8% – 79.4%)" in (
-        _summary(markdown) + markdown
+    assert (
+        "fairface, 4,001 faces of its test half) it does 78.1% (95% interval 76.8% – 79.4%); it "
+        "recognises 72.0% of the women and 83.0% of the men there." in _summary(markdown)
     )
     assert "| fairface | 4,001 | 78.1% (76.8% – 79.4%) | 72.0% | 83.0% | 11.0% (8.0% – 14.0%)" in (
         markdown

@@ -54,6 +54,12 @@ def p_value(value: Any) -> str:
     return fixed(number)
 
 
+def p_statement(value: Any) -> str:
+    """ "= 0.054" or "< 0.001": a p-value to follow the letter p in a sentence."""
+    text = p_value(value)
+    return f"< {text[1:]}" if text.startswith("<") else f"= {text}"
+
+
 def duration(seconds: Any) -> str:
     """Seconds for a smoke run, minutes or hours for a real one: "2,712 s" makes the reader
     divide."""
@@ -104,6 +110,7 @@ def environment() -> jinja2.Environment:
         fixed=fixed,
         count=count,
         p_value=p_value,
+        p_statement=p_statement,
         duration=duration,
         words=words,
         cell=cell,
