@@ -21,6 +21,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from facegen.evaluation.metrics import confusion_counts, rates_from_counts
+
 _EPSILON = 1e-7  # keeps logit() finite for scores of exactly 0 or 1
 _REACH = 20.0  # offsets searched, in logits: far past any score a float32 sigmoid can give
 
@@ -37,10 +39,15 @@ def shifted(view_probabilities: Any, offset: float) -> np.ndarray:
     return (1 / (1 + np.exp(-logits))).mean(axis=0)
 
 
-def recalls(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
-    """Recall for women (label 1) and for men (label 0) at 0.5."""
-    predicted = scores >= 0.5
-    return float(predicted[labels == 1].mean()), float((~predicted[labels == 0]).mean())
+def figures(labels: np.ndarray, scores: np.ndarray) -> dict[str, float | None]:
+    """Accuracy and recall for women and for men at 0.5 (None where a gender is absent), from
+    the evaluation's own confusion counts."""
+    predicted = (np.asarray(scores) >= 0.5).astype(np.int8)
+    rates = rates_from_counts(*confusion_counts(np.asarray(labels), predicted))
+    return {
+        name: None if np.isnan(rates[name]) else float(rates[name])
+        for name in ("accuracy", "recall_female", "recall_male")
+    }
 
 
 @dataclass(frozen=True)
@@ -61,12 +68,6 @@ class Balance:
             "validation_after": self.after,
             "note": self.note,
         }
-
-
-def _figures(labels: np.ndarray, scores: np.ndarray) -> dict[str, float | None]:
-    female, male = recalls(labels, scores) if len(np.unique(labels)) == 2 else (None, None)
-    accuracy = float(((scores >= 0.5) == (labels == 1)).mean())
-    return {"accuracy": accuracy, "recall_female": female, "recall_male": male}
 
 
 def _edge(holds: Callable[[float], bool], low: float, high: float, iterations: int) -> float:
@@ -96,8 +97,8 @@ def balancing_offset(view_probabilities: Any, labels: Any, *, iterations: int = 
         raise ValueError("balancing needs faces of both genders")
 
     def difference(offset: float) -> float:
-        female, male = recalls(labels, shifted(probabilities, offset))
-        return female - male
+        rates = figures(labels, shifted(probabilities, offset))
+        return rates["recall_female"] - rates["recall_male"]
 
     low, high = -_REACH, _REACH
     crossing = _edge(lambda o: difference(o) >= 0, low, high, iterations)
@@ -110,8 +111,8 @@ def balancing_offset(view_probabilities: Any, labels: Any, *, iterations: int = 
     return Balance(
         offset=float(offset),
         threshold=float(1 / (1 + np.exp(offset))),
-        before=_figures(labels, shifted(probabilities, 0.0)),
-        after=_figures(labels, shifted(probabilities, offset)),
+        before=figures(labels, shifted(probabilities, 0.0)),
+        after=figures(labels, shifted(probabilities, offset)),
     )
 
 
@@ -164,9 +165,9 @@ def balanced_model(
     labels = np.asarray(val_labels).astype(int).reshape(-1)
     if len(np.unique(labels)) < 2:  # a tiny run's validation split can hold one gender only
         scores = shifted(probabilities, 0.0)
-        figures = _figures(labels, scores)
+        unmoved = figures(labels, scores)
         balance = Balance(
-            0.0, 0.5, figures, figures, note="left at 0.5: the validation split has one gender"
+            0.0, 0.5, unmoved, unmoved, note="left at 0.5: the validation split has one gender"
         )
     else:
         balance = balancing_offset(probabilities, labels)
