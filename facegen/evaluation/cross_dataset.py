@@ -120,13 +120,22 @@ IMAGE_MEASURES = {
 LIMIT_FACTORS = ("framing", "head_turn", *IMAGE_MEASURES, "age_band", "ethnicity")
 
 
-def input_medians(faces: np.ndarray, turn: np.ndarray | None = None) -> dict[str, float]:
-    """The median of each image measure over ``faces``, and the share of turned heads."""
+def image_measures(faces: np.ndarray) -> dict[str, np.ndarray]:
+    """Each of ``IMAGE_MEASURES`` over ``faces``, computed once."""
     faces = np.asarray(faces, dtype=np.float64)
-    medians = {name: float(np.median(measure(faces))) for name, measure in IMAGE_MEASURES.items()}
+    return {name: measure(faces) for name, measure in IMAGE_MEASURES.items()}
+
+
+def _medians(measured: dict[str, np.ndarray], turn: np.ndarray | None) -> dict[str, float]:
+    medians = {name: float(np.median(values)) for name, values in measured.items()}
     if turn is not None:
         medians["turned (share)"] = float(np.mean(np.asarray(turn, dtype=float) >= TURNED))
     return medians
+
+
+def input_medians(faces: np.ndarray, turn: np.ndarray | None = None) -> dict[str, float]:
+    """The median of each image measure over ``faces``, and the share of turned heads."""
+    return _medians(image_measures(faces), turn)
 
 
 def limits(
@@ -145,12 +154,12 @@ def limits(
     ``faces`` their model inputs. Image measures are cut at the collection's own quartiles.
     """
     rows = rows.copy()
-    values = np.asarray(faces, dtype=np.float64)
-    for measure, compute in IMAGE_MEASURES.items():
-        rows[measure] = quartile_bins(compute(values), measure)
+    measured = image_measures(faces)
+    for measure, values in measured.items():
+        rows[measure] = quartile_bins(values, measure)
     rows["head_turn"] = turn_bins(rows["turn"].to_numpy(dtype=float))
     rows["framing"] = pd.Categorical(rows["framing"])
     medians = pd.DataFrame(
-        {name: input_medians(values, rows["turn"]), "UTKFace test": reference}
+        {name: _medians(measured, rows["turn"]), "UTKFace test": reference}
     ).rename_axis("median of the model's input")
     return medians, factor_table(rows, list(LIMIT_FACTORS), n_boot=n_boot, seed=seed)
