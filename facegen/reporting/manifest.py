@@ -56,10 +56,10 @@ def finish_manifest(
         if (run_dir / name).exists():
             manifest[key] = json.loads((run_dir / name).read_text())
     if (run_dir / "metrics.json").exists() and status == "complete":
+        from facegen.reporting.cross_dataset import read_external_summary
+
         manifest["headline"] = json.loads((run_dir / "metrics.json").read_text())["headline"]
-        if (run_dir / "external.json").exists():
-            external = json.loads((run_dir / "external.json").read_text())
-            manifest["headline"].update(external.get("headline", {}))
+        manifest["headline"].update(read_external_summary(run_dir))
     if failure:
         manifest["failure"] = failure
         atomic_write_text(run_dir / "FAILED", failure["message"] + "\n")
