@@ -75,8 +75,6 @@ _PHRASES = (
     ("equalized_odds_difference", "equalized-odds difference"),
     ("age_band", "age band"),
     ("_p_value", ", p-value"),
-    ("_accuracy_low", ": accuracy, 95% low"),
-    ("_accuracy_high", ": accuracy, 95% high"),
     ("_accuracy", ": accuracy"),
     ("_n", ": faces"),
 )
