@@ -401,8 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict = add_command(
         "predict",
         help="classify the faces in photos (files, folders, globs)",
-        description="Detect faces with OpenCV's Haar cascade, crop them as UTKFace was cropped, "
-        "preprocess them exactly as in training and classify them. Every file gets a status; "
+        description="Find faces and their five landmarks with MTCNN, align each onto UTKFace's "
+        "landmark template, preprocess it exactly as in training and classify it at the model's "
+        "own decision point. Every file and face gets a status; "
         f"the exit status is {EXIT_FAILED} only when no file could be processed. Arguments "
         "starting with @ name a file listing one path per line.",
         fromfile_prefix_chars="@",
@@ -417,7 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--cropped",
         action="store_true",
-        help="each image is one already-cropped face, as UTKFace files are (no detection)",
+        help="each image is one face, as UTKFace files are: its most central face is aligned, "
+        "or the whole image is used when none is found (the row says which)",
     )
     predict.add_argument("--format", choices=("table", "csv", "json"), default="table")
     predict.add_argument("-o", "--output", help="write the table/CSV/JSON here, not to stdout")
@@ -453,7 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--name", help="the collection's name in reports (default: its folder)")
     evaluate.add_argument("--half", choices=config.EXTERNAL_HALVES, default="test")
     evaluate.add_argument(
-        "--model", help="a .keras model (default: the newest complete run's under reports/)"
+        "--model",
+        help="a .keras model (default: that of the newest complete run of profile full under "
+        "reports/, named on stderr)",
     )
     evaluate.add_argument("--reports-dir", help="where to look for runs (default: reports/)")
     evaluate.add_argument(
