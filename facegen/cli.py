@@ -61,7 +61,15 @@ def _parse_value(text: str):
 
 
 def _report_command(args: argparse.Namespace) -> int:
+    from facegen.reporting.cross_dataset import external_paths
+    from facegen.reporting.manifest import read_manifest
     from facegen.reporting.pipeline import run_report
+
+    if args.min_external_accuracy is not None and not external_paths(args.external):
+        raise UsageError(
+            "--min-external-accuracy needs a collection to measure: give --external PATH "
+            f"or set ${config.EXTERNAL_ENV}"
+        )
 
     parameters = {"profile": args.profile, "seed": args.seed, "image_size": args.image_size}
     if args.data_dir:
@@ -74,7 +82,7 @@ def _report_command(args: argparse.Namespace) -> int:
     run_dir = run_report(
         parameters, root=args.reports_dir, progress=not args.quiet, verbose=args.verbose
     )
-    metrics = json.loads((run_dir / "metrics.json").read_text())["headline"]
+    metrics = read_manifest(run_dir)["headline"]  # the test split's, and any collection's
     print(f"Run complete: {run_dir}")
     print(
         f"  test accuracy {metrics['test_accuracy']:.4f} "
@@ -85,18 +93,17 @@ def _report_command(args: argparse.Namespace) -> int:
         f"  worst subgroup: {metrics['worst_subgroup']} "
         f"{metrics['worst_subgroup_accuracy']:.4f} (n={metrics['worst_subgroup_n']})"
     )
-    external = _external_headline(run_dir)
-    if external:
+    if "external_accuracy" in metrics:
         print(
-            f"  {external['external_collection']}: accuracy {external['external_accuracy']:.4f} "
-            f"[{external['external_accuracy_low']:.4f}, {external['external_accuracy_high']:.4f}]"
-            f"; recall women {external['external_recall_female']:.4f}, "
-            f"men {external['external_recall_male']:.4f}"
+            f"  {metrics['external_collection']}: accuracy {metrics['external_accuracy']:.4f} "
+            f"[{metrics['external_accuracy_low']:.4f}, {metrics['external_accuracy_high']:.4f}]"
+            f"; recall women {metrics['external_recall_female']:.4f}, "
+            f"men {metrics['external_recall_male']:.4f}"
         )
     print(f"  open {run_dir.parent / 'index.html'}")
     bars = [
         ("test accuracy", metrics.get("test_accuracy"), args.min_accuracy),
-        ("external accuracy", external.get("external_accuracy"), args.min_external_accuracy),
+        ("external accuracy", metrics.get("external_accuracy"), args.min_external_accuracy),
     ]
     for name, value, bar in bars:
         if bar is not None and (value is None or value < bar):
@@ -112,12 +119,6 @@ def _start_tensorflow(args: argparse.Namespace) -> None:
         from facegen.quiet import start_tensorflow_quietly
 
         start_tensorflow_quietly()
-
-
-def _external_headline(run_dir) -> dict:
-    from facegen.reporting.cross_dataset import read_external_summary
-
-    return read_external_summary(run_dir)
 
 
 def _train_command(args: argparse.Namespace) -> int:
@@ -180,6 +181,11 @@ def _default_model(args: argparse.Namespace) -> Path:
 
 
 def _predict_command(args: argparse.Namespace) -> int:
+    from facegen.predict.inputs import collect_inputs
+
+    inputs = collect_inputs(args.paths)  # before TensorFlow starts: a usage error costs nothing
+    if not inputs:
+        raise UsageError("no input files")
     model_path = Path(args.model) if args.model else _default_model(args)
     _start_tensorflow(args)
     from facegen.modeling.inference import recorded_views
@@ -189,11 +195,6 @@ def _predict_command(args: argparse.Namespace) -> int:
 
     from facegen.predict import output as prediction_output
     from facegen.predict.classify import classify_files
-    from facegen.predict.inputs import collect_inputs
-
-    inputs = collect_inputs(args.paths)
-    if not inputs:
-        raise UsageError("no input files")
     progress = (not args.quiet and sys.stderr.isatty()) or args.progress
     results = classify_files(
         inputs,

@@ -105,3 +105,30 @@ def test_a_missing_model_is_a_usage_error_and_a_damaged_one_bad_input(tmp_path, 
     (tmp_path / "bad.keras").write_bytes(b"not a zip")
     assert main(["predict", face, "--model", str(tmp_path / "bad.keras")]) == EXIT_BAD_INPUT
     assert re.search(r"bad\.keras: not a native Keras", capsys.readouterr().err)
+
+
+def _must_not_run(*_, **__):
+    raise AssertionError("started work that a usage error should have prevented")
+
+
+def test_an_external_bar_without_a_collection_is_refused_before_the_report_starts(
+    monkeypatch, capsys
+):
+    import facegen.reporting.pipeline as pipeline
+
+    monkeypatch.delenv(config.EXTERNAL_ENV, raising=False)
+    monkeypatch.setattr(pipeline, "run_report", _must_not_run)
+    assert main(["report", "--min-external-accuracy", "0.77"]) == EXIT_USAGE
+    error = capsys.readouterr().err
+    assert "--min-external-accuracy needs a collection" in error
+    assert config.EXTERNAL_ENV in error
+
+
+def test_predict_with_no_input_files_stops_before_loading_a_model(tmp_path, monkeypatch, capsys):
+    import facegen.modeling.saving as saving
+
+    monkeypatch.setattr(saving, "load_model", _must_not_run)
+    monkeypatch.setattr(cli, "_start_tensorflow", _must_not_run)
+    (tmp_path / "empty").mkdir()
+    assert main(["predict", str(tmp_path / "empty")]) == EXIT_USAGE
+    assert "no input files" in capsys.readouterr().err
