@@ -195,6 +195,7 @@ def _predict_command(args: argparse.Namespace) -> int:
 
     from facegen.predict import output as prediction_output
     from facegen.predict.classify import classify_files
+
     progress = (not args.quiet and sys.stderr.isatty()) or args.progress
     results = classify_files(
         inputs,

@@ -96,6 +96,21 @@ class Dataset:
             from_cache=self.from_cache,
         )
 
+    def aligned(self, *, cache: bool = True, progress: bool = False) -> Dataset:
+        """The used faces found and aligned by ``faces.framing`` (what ``load_dataset`` does by
+        default), for a dataset loaded with ``align=False``: a quick run samples first and then
+        aligns only the faces it keeps. A dataset already aligned is returned as it is."""
+        if "framing" in self.frame:
+            return self
+        used = self.used
+        images, framing, turn = _aligned(
+            used, self.images, self.image_size, cache=cache, progress=progress
+        )
+        frame = self.frame.copy()
+        frame["framing"] = pd.Series(framing, index=used.index).reindex(frame.index)
+        frame["turn"] = pd.Series(turn, index=used.index).reindex(frame.index)
+        return replace(self, frame=frame, images=images)
+
     def at_size(self, size: int, *, progress: bool = False) -> Dataset:
         """The same faces and split, preprocessed to another input size: a resolution ablation.
 
@@ -183,11 +198,7 @@ def load_dataset(
     frame["near_dup_group"] = pd.Series(groups, index=used.index).reindex(frame.index)
     frame["near_dup_group"] = frame["near_dup_group"].astype("Int64")
     frame["split"] = assign_splits(used, groups, seed).reindex(frame.index)
-    if align:
-        images, framing, turn = _aligned(used, images, image_size, cache=cache, progress=progress)
-        frame["framing"] = pd.Series(framing, index=used.index).reindex(frame.index)
-        frame["turn"] = pd.Series(turn, index=used.index).reindex(frame.index)
-    return Dataset(
+    dataset = Dataset(
         frame=frame,
         images=images,
         data_dir=data_dir,
@@ -195,6 +206,7 @@ def load_dataset(
         seed=seed,
         from_cache=faces.from_cache,
     )
+    return dataset.aligned(cache=cache, progress=progress) if align else dataset
 
 
 def _aligned(

@@ -129,9 +129,14 @@ class Run:
     def dataset(self, *, progress: bool = False) -> Dataset:
         """Load the data with this run's settings, and pin or check the run's split."""
         s = self.settings
-        dataset = load_dataset(
-            s.data_dir, image_size=s.image_size, seed=s.seed, progress=progress
-        ).sample(s.max_images)
+        # Sampled before aligning, so a quick run aligns only the faces it keeps.
+        dataset = (
+            load_dataset(
+                s.data_dir, image_size=s.image_size, seed=s.seed, progress=progress, align=False
+            )
+            .sample(s.max_images)
+            .aligned(progress=progress)
+        )
         if not self.split_path.exists():
             dataset.write_split(self.split_path)
             return dataset
