@@ -110,9 +110,14 @@ def _shrunk(image: np.ndarray) -> tuple[np.ndarray, float]:
     return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), scale
 
 
+def min_face_width(image: np.ndarray) -> float:
+    """The narrowest face worth classifying in this photo, in pixels."""
+    return MIN_FACE_FRACTION * min(image.shape[:2])
+
+
 def faces_in_photo(image: np.ndarray, faces: list[DetectedFace]) -> list[DetectedFace]:
     """The faces worth classifying in a photo: large enough to be more than noise."""
-    smallest = MIN_FACE_FRACTION * min(image.shape[:2])
+    smallest = min_face_width(image)
     return [face for face in faces if face.box.width >= smallest]
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from facegen.faces.decode import UnreadableImageError, decode_gray, decode_rgb, header_dimensions
-from facegen.faces.detect import MIN_FACE_FRACTION, FaceBox, detect_faces
+from facegen.faces.detect import MIN_FACE_FRACTION, FaceBox, detect_faces, min_face_width
 from facegen.faces.framing import frame_crops, frame_photo
 from facegen.predict.inputs import InputFile
 
@@ -115,7 +115,7 @@ def _ignored(image: np.ndarray, count: int, *, other: bool) -> str:
     """
     if not count:
         return ""
-    smallest = MIN_FACE_FRACTION * min(image.shape[:2])
+    smallest = min_face_width(image)
     faces = f"{count} {'other ' if other else ''}{'face' if count == 1 else 'faces'}"
     return (
         f"{faces} too small to classify (narrower than {smallest:.0f} px, "
