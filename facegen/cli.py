@@ -233,14 +233,14 @@ def _predict_command(args: argparse.Namespace) -> int:
 
 
 def _evaluate_command(args: argparse.Namespace) -> int:
-    from facegen.data.external import describe, read_collection, slug
+    from facegen.data.external import describe, read_collection
 
     collection = read_collection(args.path, name=args.name)
     model_path = Path(args.model) if args.model else _default_model(args)
     _start_tensorflow(args)
     from facegen.modeling.inference import recorded_views
     from facegen.modeling.saving import load_model
-    from facegen.reporting.cross_dataset import score_collection, write_score
+    from facegen.reporting.cross_dataset import external_dir, score_collection, write_score
 
     model = load_model(model_path)
     print(describe(collection), file=sys.stderr)
@@ -253,9 +253,7 @@ def _evaluate_command(args: argparse.Namespace) -> int:
         views=args.views or recorded_views(model_path),
         progress=not args.quiet and sys.stderr.isatty(),
     )
-    out = Path(
-        args.out or Path(model_path).parent / "external" / f"{slug(collection.name)}-{args.half}"
-    )
+    out = Path(args.out or external_dir(Path(model_path).parent, collection.name, args.half))
     write_score(score, out)
     sys.stdout.write(score.summary_text())
     print(f"facegen: tables in {out} (model {model_path})", file=sys.stderr)

@@ -165,6 +165,13 @@ def external_paths(given: list[str] | str | None = None) -> list[Path]:
     return [Path(p).expanduser() for p in given]
 
 
+def external_dir(run_dir: str | os.PathLike, collection: str, half: str) -> Path:
+    """Where a run keeps one half's tables: ``<run>/external/<collection>-<half>/``."""
+    from facegen.data.external import slug
+
+    return Path(run_dir) / "external" / f"{slug(collection)}-{half}"
+
+
 def read_external_summary(run_dir: str | os.PathLike) -> dict[str, Any]:
     """``external.json`` of a run: the first collection's headline, for the index and card."""
     path = Path(run_dir) / "external.json"
@@ -207,7 +214,6 @@ def score_for_run(
     collection's test half: the figure the index and the model card show.
     """
     from facegen.atomic import atomic_write_text
-    from facegen.data.external import slug
     from facegen.reporting.jsonable import to_jsonable
 
     run_dir = Path(run_dir)
@@ -219,7 +225,7 @@ def score_for_run(
                 model, collection, half=half, size=size, n_boot=n_boot, seed=seed,
                 views=views, max_faces=max_faces, progress=progress,
             )  # fmt: skip
-            write_score(score, run_dir / "external" / f"{slug(collection.name)}-{half}")
+            write_score(score, external_dir(run_dir, collection.name, half))
             scores[collection.name][half] = score
     summary = {
         "collections": {
