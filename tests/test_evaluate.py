@@ -12,7 +12,11 @@ from facegen.evaluation import metrics
 from facegen.evaluation.calibration import expected_calibration_error, reliability_table
 from facegen.evaluation.errors import most_confident_errors
 from facegen.evaluation.fairness import equal_rates_reference, fairness_summary
-from facegen.evaluation.metrics import bootstrap_interval, classification_summary
+from facegen.evaluation.metrics import (
+    bootstrap_interval,
+    bootstrap_intervals,
+    classification_summary,
+)
 from facegen.evaluation.subgroups import SUBGROUP_COLUMNS, subgroup_table
 from facegen.evaluation.summary import evaluate_predictions
 from facegen.reporting.jsonable import to_jsonable
@@ -593,3 +597,14 @@ def test_limits_set_a_collections_inputs_beside_the_reference_and_break_accuracy
     assert tuple(factors.index.get_level_values("factor").unique()) == LIMIT_FACTORS
     assert factors.loc[("framing", "whole image"), "n"] == 10
     assert factors.loc[("head_turn", "no landmarks"), "n"] == 10
+
+
+def test_several_intervals_from_one_set_of_resamples_equal_each_drawn_alone():
+    rng = np.random.default_rng(5)
+    y_true, y_pred = rng.integers(0, 2, 300), rng.integers(0, 2, 300)
+    metrics = ("accuracy", "recall_female", "recall_male", "recall_gap")
+    together = bootstrap_intervals(y_true, y_pred, metrics, n_boot=200, seed=3)
+    for metric in metrics:
+        assert together[metric] == bootstrap_interval(y_true, y_pred, metric, n_boot=200, seed=3)
+    with pytest.raises(ValueError, match="unknown metric 'auc'"):
+        bootstrap_intervals(y_true, y_pred, ("accuracy", "auc"))

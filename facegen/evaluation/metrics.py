@@ -118,7 +118,20 @@ def bootstrap_interval(
     seed: int = 0,
     level: float = 0.95,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``metric`` for hard predictions ``y_pred``.
+    """Percentile bootstrap interval of ``metric`` for hard predictions ``y_pred``
+    (``bootstrap_intervals`` for one metric)."""
+    return bootstrap_intervals(y_true, y_pred, (metric,), n_boot, seed, level)[metric]
+
+
+def bootstrap_intervals(
+    y_true: Any,
+    y_pred: Any,
+    metrics: tuple[str, ...] = ("accuracy",),
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap intervals of several ``metrics`` from the same resamples.
 
     Subgroups on UTKFace range from thousands of faces to a few dozen, so a point estimate alone
     invites reading noise as bias. Each resample draws n row indices with replacement (one row of
@@ -128,8 +141,9 @@ def bootstrap_interval(
     is why a tiny group's interval can come from fewer than ``n_boot`` resamples. Empty input
     gives (nan, nan).
     """
-    if metric not in BOOTSTRAP_METRICS:
-        raise ValueError(f"unknown metric {metric!r}; choose one of {BOOTSTRAP_METRICS}")
+    for metric in metrics:
+        if metric not in BOOTSTRAP_METRICS:
+            raise ValueError(f"unknown metric {metric!r}; choose one of {BOOTSTRAP_METRICS}")
     if n_boot < 1:
         raise ValueError(f"n_boot must be at least 1, got {n_boot}")
     if not 0 < level < 1:
@@ -138,7 +152,7 @@ def bootstrap_interval(
     same_length(y_true=labels, y_pred=predictions)
     n = labels.size
     if n == 0:
-        return (math.nan, math.nan)
+        return dict.fromkeys(metrics, (math.nan, math.nan))
     # One code per confusion cell: 0 tn, 1 fp, 2 fn, 3 tp.
     cells = (2 * labels + predictions).astype(np.int8)
     rng = np.random.default_rng(seed)
@@ -149,9 +163,12 @@ def bootstrap_interval(
         drawn = cells[rng.integers(0, n, size=(rows, n))]
         counts.append(np.stack([(drawn == code).sum(axis=1) for code in range(4)], axis=1))
     tn, fp, fn, tp = np.concatenate(counts).T
-    values = rates_from_counts(tp, fp, fn, tn)[metric]
+    rates = rates_from_counts(tp, fp, fn, tn)
     tail = 100 * (1 - level) / 2
+    intervals = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # every resample undefined: NaN is right
-        low, high = np.nanpercentile(values, [tail, 100 - tail])
-    return (float(low), float(high))
+        for metric in metrics:
+            low, high = np.nanpercentile(rates[metric], [tail, 100 - tail])
+            intervals[metric] = (float(low), float(high))
+    return intervals

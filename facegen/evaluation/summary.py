@@ -13,6 +13,7 @@ from facegen.evaluation.fairness import FAIRNESS_ATTRIBUTES, fairness_summary
 from facegen.evaluation.inputs import checked_inputs
 from facegen.evaluation.metrics import (
     bootstrap_interval,
+    bootstrap_intervals,
     classification_summary,
     confusion_counts,
     rates_from_counts,
@@ -39,7 +40,10 @@ def evaluate_predictions(
     """
     labels, probabilities, predictions = checked_inputs(y_true, y_prob, threshold, frame)
     overall = classification_summary(labels, probabilities, threshold)
-    low, high = bootstrap_interval(labels, predictions, "accuracy", n_boot=n_boot, seed=seed)
+    # Accuracy and the recalls per gender from one set of resamples.
+    headline_metrics = ("accuracy", "recall_female", "recall_male", "recall_gap")
+    intervals = bootstrap_intervals(labels, predictions, headline_metrics, n_boot=n_boot, seed=seed)
+    low, high = intervals["accuracy"]
     overall["accuracy_low"], overall["accuracy_high"] = low, high
     subgroups = {
         name: subgroup_table(frame, labels, probabilities, by, threshold, n_boot, seed)
@@ -74,13 +78,10 @@ def evaluate_predictions(
     }
     # Recall per gender and the gap between them, with intervals: the figure that says whom the
     # errors fall on when faces come from elsewhere.
-    for metric in ("recall_female", "recall_male", "recall_gap"):
-        part_low, part_high = bootstrap_interval(
-            labels, predictions, metric, n_boot=n_boot, seed=seed
-        )
-        value = rates_from_counts(*confusion_counts(labels, predictions))[metric]
-        headline[metric] = float(value)
-        headline[f"{metric}_low"], headline[f"{metric}_high"] = part_low, part_high
+    rates = rates_from_counts(*confusion_counts(labels, predictions))
+    for metric in headline_metrics[1:]:
+        headline[metric] = float(rates[metric])
+        headline[f"{metric}_low"], headline[f"{metric}_high"] = intervals[metric]
     ethnicity = subgroups["ethnicity"]
     if len(ethnicity):
         weakest = ethnicity.loc[ethnicity["accuracy"].idxmin()]
