@@ -37,7 +37,7 @@ def comparison_table(
     for name, head in headlines.items():
         row: dict[str, Any] = {"Collection": name}
         for column, key, interval in COMPARED:
-            row[column] = _with_interval(head, key, interval)
+            row[column] = with_interval(head, key, interval)
         if coverage is not None:
             share = coverage.get(name)
             row["Aligned"] = "–" if share is None else f"{100 * share:.1f}%"
@@ -45,7 +45,10 @@ def comparison_table(
     return pd.DataFrame(rows).set_index("Collection")
 
 
-def _with_interval(head: Mapping[str, Any], key: str, interval: str | None) -> str:
+def with_interval(head: Mapping[str, Any], key: str, interval: str | None = "same") -> str:
+    """``head[key]`` as 'value [low, high]' from the ``<interval>_low`` and ``_high`` keys
+    ("same": the key's own; None: the value alone); '–' where the figure is missing."""
+    interval = key if interval == "same" else interval
     value = head.get(key)
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "–"

@@ -24,6 +24,7 @@ from facegen.data.external import (
     external_halves,
     read_collection,
 )
+from facegen.evaluation.cross_dataset import comparison_table, with_interval
 from facegen.evaluation.summary import evaluate_predictions
 from facegen.faces.batch import frame_files
 from facegen.faces.framing import ALIGNED, WHOLE_IMAGE
@@ -60,10 +61,10 @@ class CollectionScore:
             f"{self.collection.name} ({self.half} half): {cover['scored']:,} faces scored, "
             f"{cover['aligned']:,} aligned, {cover['whole_image']:,} whole image (no face found), "
             f"{cover['unreadable']:,} unreadable",
-            f"  accuracy       {_figure(head, 'test_accuracy')}",
-            f"  recall, women  {_figure(head, 'recall_female')}",
-            f"  recall, men    {_figure(head, 'recall_male')}",
-            f"  gap (men - women) {_figure(head, 'recall_gap')}",
+            f"  accuracy       {with_interval(head, 'test_accuracy')}",
+            f"  recall, women  {with_interval(head, 'recall_female')}",
+            f"  recall, men    {with_interval(head, 'recall_male')}",
+            f"  gap (men - women) {with_interval(head, 'recall_gap')}",
         ]
         for name in ("ethnicity", "age_band"):
             table = self.metrics["subgroups"][name]
@@ -74,10 +75,6 @@ class CollectionScore:
                 for _, row in table.iterrows()
             ]
         return "\n".join(lines) + "\n"
-
-
-def _figure(head: dict[str, Any], key: str) -> str:
-    return f"{head[key]:.3f} [{head[key + '_low']:.3f}, {head[key + '_high']:.3f}]"
 
 
 def score_collection(
@@ -242,8 +239,6 @@ def comparison(
     utkface: dict[str, Any], scores: dict[str, dict[str, CollectionScore]]
 ) -> pd.DataFrame:
     """UTKFace's test headline beside both halves of every scored collection, one row each."""
-    from facegen.evaluation.cross_dataset import comparison_table
-
     headlines, aligned = {"UTKFace test": utkface}, {}
     for name, halves in scores.items():
         for half, score in halves.items():
