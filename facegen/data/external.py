@@ -235,10 +235,15 @@ def describe(collection: Collection) -> str:
     used, listed = len(collection.usable), len(collection.frame)
     line = f"{collection.name}: {listed:,} faces listed ({collection.layout} layout) at "
     line += f"{collection.root}; {used:,} usable"
+    return line + not_usable(collection)
+
+
+def not_usable(collection: Collection) -> str:
+    """'; not usable: 3 unknown gender, ...' for a message, or '' when every listed face is."""
     problems = collection.problems()
-    if len(problems):
-        line += "; not usable: " + ", ".join(f"{n:,} {reason}" for reason, n in problems.items())
-    return line
+    if not len(problems):
+        return ""
+    return "; not usable: " + ", ".join(f"{n:,} {reason}" for reason, n in problems.items())
 
 
 _SAFE = re.compile(r"[^\w.-]+")

@@ -22,6 +22,7 @@ from facegen.data.external import (
     Collection,
     CollectionError,
     external_halves,
+    not_usable,
     read_collection,
 )
 from facegen.evaluation.cross_dataset import comparison_table, with_interval
@@ -129,10 +130,7 @@ def _nothing_scored(collection: Collection, half: str, in_half: int, errors: dic
     if errors:
         name, reason = next(iter(errors.items()))
         message += f", {len(errors):,} unreadable (such as {name}: {reason})"
-    problems = collection.problems()
-    if len(problems):
-        message += "; not usable: " + ", ".join(f"{n:,} {why}" for why, n in problems.items())
-    return message
+    return message + not_usable(collection)
 
 
 def _coverage(
