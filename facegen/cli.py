@@ -180,19 +180,25 @@ def _default_model(args: argparse.Namespace) -> Path:
     return run.model
 
 
-def _predict_command(args: argparse.Namespace) -> int:
-    from facegen.predict.inputs import collect_inputs
-
-    inputs = collect_inputs(args.paths)  # before TensorFlow starts: a usage error costs nothing
-    if not inputs:
-        raise UsageError("no input files")
+def _model_for(args: argparse.Namespace):
+    """The model predict and evaluate classify with (--model, else the newest full run's), its
+    path, and the test-time views (--views, else those its run recorded)."""
     model_path = Path(args.model) if args.model else _default_model(args)
     _start_tensorflow(args)
     from facegen.modeling.inference import recorded_views
     from facegen.modeling.saving import load_model
 
     model = load_model(model_path)
+    return model, model_path, args.views or recorded_views(model_path)
 
+
+def _predict_command(args: argparse.Namespace) -> int:
+    from facegen.predict.inputs import collect_inputs
+
+    inputs = collect_inputs(args.paths)  # before TensorFlow starts: a usage error costs nothing
+    if not inputs:
+        raise UsageError("no input files")
+    model, model_path, views = _model_for(args)
     from facegen.predict import output as prediction_output
     from facegen.predict.classify import classify_files
 
@@ -203,7 +209,7 @@ def _predict_command(args: argparse.Namespace) -> int:
         cropped=args.cropped,
         batch_size=args.batch_size,
         progress=progress,
-        views=args.views or recorded_views(model_path),
+        views=views,
     )
     render = {
         "table": prediction_output.to_table,
@@ -236,13 +242,9 @@ def _evaluate_command(args: argparse.Namespace) -> int:
     from facegen.data.external import describe, read_collection
 
     collection = read_collection(args.path, name=args.name)
-    model_path = Path(args.model) if args.model else _default_model(args)
-    _start_tensorflow(args)
-    from facegen.modeling.inference import recorded_views
-    from facegen.modeling.saving import load_model
+    model, model_path, views = _model_for(args)
     from facegen.reporting.cross_dataset import external_dir, score_collection, write_score
 
-    model = load_model(model_path)
     print(describe(collection), file=sys.stderr)
     score = score_collection(
         model,
@@ -250,7 +252,7 @@ def _evaluate_command(args: argparse.Namespace) -> int:
         half=args.half,
         size=int(model.input_shape[1]),
         n_boot=args.n_boot,
-        views=args.views or recorded_views(model_path),
+        views=views,
         progress=not args.quiet and sys.stderr.isatty(),
     )
     out = Path(args.out or external_dir(Path(model_path).parent, collection.name, args.half))
