@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from facegen.data.dataset import Dataset
+from facegen.quiet import start_tensorflow_quietly
 from facegen.reporting.environment import environment_summary
 from facegen.reporting.run import Run, open_run
 
@@ -15,8 +16,11 @@ def start(run_dir: str | os.PathLike | None = None, **parameters: Any) -> tuple[
     """The run folder for the notebook's papermill parameters, and its data with the split pinned.
 
     Prints where the data came from, its fingerprint, the settings and package versions, so each
-    page states what it was computed from.
+    page states what it was computed from. TensorFlow is started first, quietly: the kernel
+    forwards C++ writes to the page, and its start-up notices ("failed call to cuInit" on every
+    machine without a GPU) would read there as failures.
     """
+    start_tensorflow_quietly()
     run = open_run(run_dir, **parameters)
     dataset = run.dataset(progress=True)
     used, source = len(dataset.used), dataset.data_dir
