@@ -125,7 +125,7 @@ def cache_dir() -> Path:
 # Run profiles. "full" is what `make report` runs; "smoke" exercises every cell on a few hundred
 # faces in seconds, for the notebook tests. Notebook parameters left as None take these values.
 PROFILES: dict[str, dict] = {
-    "full": {"max_images": None, "epochs": 12, "n_boot": 1000},
+    "full": {"max_images": None, "epochs": 18, "n_boot": 1000},
     "smoke": {"max_images": 400, "epochs": 2, "n_boot": 100},
 }
 
