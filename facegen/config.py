@@ -24,6 +24,8 @@ KAGGLE_HANDLE = "jangedoo/utkface-new"
 EXTERNAL_ENV = "FACEGEN_EXTERNAL"
 """Labelled face collections that are not UTKFace, for cross-dataset evaluation: one path, or
 several separated by ``os.pathsep`` (``:`` on Linux and macOS)."""
+VERBOSE_ENV = "FACEGEN_VERBOSE"
+"""Set by ``facegen report -v`` for its kernels: TensorFlow then starts with its notices shown."""
 EXTERNAL_HALVES = ("val", "test", "all")
 """What of an external collection is scored: the half for choices, the half reported, or all."""
 EXTERNAL_SPLIT_SEED = 0

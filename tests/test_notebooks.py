@@ -161,6 +161,11 @@ def test_report_writes_a_complete_run_folder_with_every_setting_it_was_given(
         # the pages, as they stay off the terminal.
         for notice in ("absl::InitializeLog", "cuInit", "oneDNN", "rendezvous"):
             assert notice not in page, (name, notice)
+    # No collection given: the threshold section says so rather than showing an empty table.
+    assert (
+        "no validation half to choose a threshold on"
+        in (run_dir / "05_cross_dataset.html").read_text()
+    )
     for name in (
         "model.keras",
         "split.csv",
@@ -223,3 +228,41 @@ def test_relative_data_paths_are_made_absolute_before_the_kernels_change_folder(
     assert os.environ[config.DATA_DIR_ENV] == str(tmp_path / "faces")
     assert os.environ[config.CACHE_DIR_ENV] == str(Path.home() / "cache")
     assert _absolute_paths({"data_dir": None}) == {"data_dir": None}
+
+
+class _Stop(Exception):
+    """Ends start() once it has started TensorFlow (or not)."""
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_only_a_verbose_report_lets_its_kernels_start_tensorflow_aloud(
+    verbose, tmp_path, monkeypatch
+):
+    import papermill
+
+    from facegen.reporting import notebook, pipeline
+
+    seen = []
+    monkeypatch.setattr(
+        papermill,
+        "execute_notebook",
+        lambda *a, **k: seen.append(os.environ.get("FACEGEN_VERBOSE")),
+    )
+    monkeypatch.delenv("FACEGEN_VERBOSE", raising=False)
+    pipeline._execute(NOTEBOOK_PATHS[0], tmp_path / "out.ipynb", {}, tmp_path, False, verbose)
+    assert seen == (["1"] if verbose else [None])
+    assert "FACEGEN_VERBOSE" not in os.environ  # set for the kernels only, then restored
+
+    # What a kernel then does in start(): TensorFlow quietly, unless it was asked to be verbose.
+    quiet_starts = []
+    monkeypatch.setattr(notebook, "start_tensorflow_quietly", lambda: quiet_starts.append(1))
+
+    def stop_here(*args, **kwargs):
+        raise _Stop
+
+    monkeypatch.setattr(notebook, "open_run", stop_here)
+    if verbose:
+        monkeypatch.setenv("FACEGEN_VERBOSE", "1")
+    with pytest.raises(_Stop):
+        notebook.start(tmp_path)
+    assert quiet_starts == ([] if verbose else [1])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from facegen import config
 from facegen.data.dataset import Dataset
 from facegen.quiet import start_tensorflow_quietly
 from facegen.reporting.environment import environment_summary
@@ -18,9 +19,10 @@ def start(run_dir: str | os.PathLike | None = None, **parameters: Any) -> tuple[
     Prints where the data came from, its fingerprint, the settings and package versions, so each
     page states what it was computed from. TensorFlow is started first, quietly: the kernel
     forwards C++ writes to the page, and its start-up notices ("failed call to cuInit" on every
-    machine without a GPU) would read there as failures.
+    machine without a GPU) would read there as failures; ``facegen report -v`` asks for them.
     """
-    start_tensorflow_quietly()
+    if not os.environ.get(config.VERBOSE_ENV):
+        start_tensorflow_quietly()
     run = open_run(run_dir, **parameters)
     dataset = run.dataset(progress=True)
     used, source = len(dataset.used), dataset.data_dir

@@ -13,6 +13,7 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
@@ -195,7 +196,9 @@ def _execute(
     if verbose:  # the cells' warnings too
         options["stderr_file"] = _ProgressRelay(everything=True)
     with contextlib.ExitStack() as stack:
-        if not verbose:
+        if verbose:  # the kernels inherit it: TensorFlow's start-up notices shown too
+            stack.enter_context(_environment(config.VERBOSE_ENV, "1"))
+        else:
             log = stack.enter_context(open(run_dir / KERNEL_LOG, "ab"))
             log.write(f"== {output.stem} ==\n".encode())
             log.flush()
@@ -210,6 +213,20 @@ def _execute(
             cwd=str(run_dir),
             **options,
         )
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    """``name`` set to ``value`` for the block (for the kernels it starts), then as it was."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 class _ProgressRelay:
