@@ -39,6 +39,11 @@ def shifted(view_probabilities: Any, offset: float) -> np.ndarray:
     return (1 / (1 + np.exp(-logits))).mean(axis=0)
 
 
+def threshold_for(offset: float) -> float:
+    """The unshifted single-view score that ``offset`` turns into 0.5: where the network decides."""
+    return float(1 / (1 + np.exp(offset)))
+
+
 def figures(labels: np.ndarray, scores: np.ndarray) -> dict[str, float | None]:
     """Accuracy and recall for women and for men at 0.5 (None where a gender is absent), from
     the evaluation's own confusion counts."""
@@ -55,10 +60,14 @@ class Balance:
     """The chosen offset and what it did on the validation split it was chosen on."""
 
     offset: float  # added to the logit; > 0 moves faces towards "female"
-    threshold: float  # the unshifted score that now decides, for a single view
     before: dict[str, float | None]
     after: dict[str, float | None]
     note: str = ""  # why the point was not moved, when it was not
+
+    @property
+    def threshold(self) -> float:
+        """The unshifted score that now decides, for a single view."""
+        return threshold_for(self.offset)
 
     def to_dict(self) -> dict:
         return {
@@ -110,7 +119,6 @@ def balancing_offset(view_probabilities: Any, labels: Any, *, iterations: int = 
     offset = (start + end) / 2
     return Balance(
         offset=float(offset),
-        threshold=float(1 / (1 + np.exp(offset))),
         before=figures(labels, shifted(probabilities, 0.0)),
         after=figures(labels, shifted(probabilities, offset)),
     )
@@ -136,7 +144,7 @@ class DecisionShift(layers.Layer):
         return input_shape
 
     def get_config(self) -> dict:
-        threshold = float(1 / (1 + np.exp(self.offset)))
+        threshold = threshold_for(self.offset)
         return {**super().get_config(), "offset": self.offset, "threshold": threshold}
 
     @classmethod
@@ -167,7 +175,7 @@ def balanced_model(
         scores = shifted(probabilities, 0.0)
         unmoved = figures(labels, scores)
         balance = Balance(
-            0.0, 0.5, unmoved, unmoved, note="left at 0.5: the validation split has one gender"
+            0.0, unmoved, unmoved, note="left at 0.5: the validation split has one gender"
         )
     else:
         balance = balancing_offset(probabilities, labels)
