@@ -3,8 +3,10 @@
     FACEGEN_DATA_DIR=../shared/utkface/UTKFace python benchmarks/bench_predict.py [--model M]
         [--crops ../shared/external/fairface/train]
 
-Uses the given model, else the newest complete run's, else an untrained model of the default
-architecture (speed does not depend on the weights). Figures:
+Uses the given model (as ``facegen predict`` loads it: its ONNX copy when it has one), else the
+newest complete run's, else an untrained model of the default architecture saved to a temporary
+folder with its ONNX copy (speed does not depend on the weights). ``--workers`` as for
+``facegen predict`` (default: one per core). Figures:
 
 * cropped throughput: ``classify_files(--cropped)`` over N face crops (UTKFace's 64 px files, and
   the ``--crops`` folder's, e.g. FairFace's 224 px ones), decode, detect, align and classify,
@@ -33,15 +35,18 @@ import cv2
 import numpy as np
 
 
-def load_or_build_model(path: str | None):
+def load_or_build_model(path: str | None, folder: Path):
     from facegen.modeling.model import build_model
-    from facegen.modeling.saving import load_model
+    from facegen.modeling.saving import load_classifier, save_model
     from facegen.reporting.manifest import newest_complete_model
 
     path = path or newest_complete_model()
-    if path:
-        return load_model(path), str(path)
-    return build_model(), "an untrained default model"
+    described = str(path)
+    if not path:
+        path = save_model(build_model(), folder / "model.keras")
+        described = "an untrained default model"
+    model = load_classifier(path)
+    return model, Path(path), f"{described} ({type(model).__name__})"
 
 
 def make_photos(wild_dir: Path, folder: Path, n: int, seed: int) -> list[Path]:
@@ -60,7 +65,7 @@ def make_photos(wild_dir: Path, folder: Path, n: int, seed: int) -> list[Path]:
     return photos
 
 
-def wild_accuracy(model, aligned_dir: Path, run_dir: Path) -> None:
+def wild_accuracy(model, aligned_dir: Path, run_dir: Path, workers: int | None) -> None:
     import pandas as pd
 
     from facegen.predict.classify import classify_files
@@ -76,7 +81,7 @@ def wild_accuracy(model, aligned_dir: Path, run_dir: Path) -> None:
                                    ("aligned, --cropped", aligned_dir, True)):  # fmt: skip
         results = classify_files(
             collect_inputs([str(folder / n) for n in names]), model, cropped=cropped,
-            progress=False,
+            progress=False, workers=workers,
         )  # fmt: skip
         found[label] = {
             n: ("female" if r.probabilities[0] >= 0.5 else "male")
@@ -99,6 +104,7 @@ def main() -> None:
     parser.add_argument("--crops", help="a second folder of face crops (e.g. FairFace's train/)")
     parser.add_argument("--photos", type=int, default=30)
     parser.add_argument("--run", help="a run folder: also measure detection-mode accuracy")
+    parser.add_argument("--workers", type=int, help="as for facegen predict (default: all cores)")
     args = parser.parse_args()
     if not args.data_dir:
         parser.error("pass --data-dir or set FACEGEN_DATA_DIR to the aligned UTKFace folder")
@@ -108,19 +114,23 @@ def main() -> None:
     from facegen.predict.classify import analyse_file, classify_files
     from facegen.predict.inputs import collect_inputs
 
-    model, source = load_or_build_model(args.model)
-    print(f"model: {source}; {os.cpu_count()} CPUs")
+    scratch = tempfile.TemporaryDirectory()
+    model, model_path, source = load_or_build_model(args.model, Path(scratch.name))
+    workers = args.workers
+    print(f"model: {source}; {os.cpu_count()} CPUs; workers: {workers or 'one per core'}")
     folders = [("UTKFace 64 px", Path(args.data_dir))]
     if args.crops:
         folders.append((Path(args.crops).parent.name or "crops", Path(args.crops)))
     for name, folder in folders:
         files = sorted(folder.glob("*.jpg"))[: args.n]
         inputs = collect_inputs([str(f) for f in files])
-        classify_files(inputs[:64], model, cropped=True, progress=False)  # warm the detector
+        classify_files(inputs[:64], model, cropped=True, progress=False, workers=1)  # warm up
         for views in config.VIEW_SETS[::-1]:
             label = f"--views {views}" + (" (default)" if views == config.TEST_TIME_VIEWS else "")
             start = time.perf_counter()
-            results = classify_files(inputs, model, cropped=True, progress=False, views=views)
+            results = classify_files(
+                inputs, model, cropped=True, progress=False, views=views, workers=workers
+            )
             seconds = time.perf_counter() - start
             faces = sum(len(r.boxes) for r in results if r.status == "ok")
             aligned = sum(r.framing == ["aligned"] for r in results)
@@ -132,7 +142,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         photos = make_photos(Path(args.data_dir).parent / "crop_part1", Path(tmp), args.photos, 0)
         start = time.perf_counter()
-        batch = classify_files(collect_inputs([str(p) for p in photos]), model, progress=False)
+        batch = classify_files(
+            collect_inputs([str(p) for p in photos]), model, progress=False, workers=workers
+        )
         seconds = time.perf_counter() - start
         faces = sum(len(r.boxes) for r in batch if r.status == "ok")
         print(
@@ -153,10 +165,9 @@ def main() -> None:
             f"per photo; {found} of {3 * len(photos)} faces found"
         )
         if args.run:
-            wild_accuracy(model, Path(args.data_dir), Path(args.run))
+            wild_accuracy(model, Path(args.data_dir), Path(args.run), workers)
         command = [sys.executable, "-m", "facegen", "predict", "-q", str(photos[0])]
-        if args.model:
-            command += ["--model", args.model]
+        command += ["--model", str(model_path)]
         for label, argv in (("--help", [sys.executable, "-m", "facegen", "predict", "--help"]),
                             ("one photo", command)):  # fmt: skip
             began = time.perf_counter()

@@ -113,6 +113,13 @@ def _report_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def _start_tensorflow(args: argparse.Namespace) -> None:
     """TensorFlow's start-up lines on the terminal only with -v (facegen.quiet says why)."""
     if not args.verbose:
@@ -184,11 +191,13 @@ def _model_for(args: argparse.Namespace):
     """The model predict and evaluate classify with (--model, else the newest full run's), its
     path, and the test-time views (--views, else those its run recorded)."""
     model_path = Path(args.model) if args.model else _default_model(args)
-    _start_tensorflow(args)
+    from facegen.modeling.export import onnx_path
     from facegen.modeling.inference import recorded_views
-    from facegen.modeling.saving import load_model
+    from facegen.modeling.saving import load_classifier
 
-    model = load_model(model_path)
+    if model_path.suffix != ".onnx" and not onnx_path(model_path).exists():
+        _start_tensorflow(args)  # a model without its ONNX copy runs on TensorFlow
+    model = load_classifier(model_path)
     return model, model_path, args.views or recorded_views(model_path)
 
 
@@ -210,6 +219,7 @@ def _predict_command(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         progress=progress,
         views=views,
+        workers=args.workers,
     )
     render = {
         "table": prediction_output.to_table,
@@ -403,8 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict = add_command(
         "predict",
         help="classify the faces in photos (files, folders, globs)",
-        description="Find faces and their five landmarks with MTCNN, align each onto UTKFace's "
-        "landmark template, preprocess it exactly as in training and classify it at the model's "
+        description="Find faces and their five landmarks with RetinaFace, align each onto "
+        "UTKFace's landmark template, preprocess it exactly as in training and classify it at "
+        "the model's "
         "own decision point. Every file and face gets a status; "
         f"the exit status is {EXIT_FAILED} only when no file could be processed. Arguments "
         "starting with @ name a file listing one path per line.",
@@ -413,8 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("paths", nargs="+", metavar="PATH", help="image, folder or glob")
     predict.add_argument(
         "--model",
-        help="a .keras model (default: that of the newest complete run of profile full under "
-        "reports/, named on stderr; a smoke run's model only when named here)",
+        help="a .keras model, or its .onnx copy (default: that of the newest complete run of "
+        "profile full under reports/, named on stderr; a smoke run's model only when named here)",
     )
     predict.add_argument("--reports-dir", help="where to look for runs (default: reports/)")
     predict.add_argument(
@@ -429,6 +440,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--annotate", metavar="DIR", help="write copies of the images with boxes and labels"
     )
     predict.add_argument("--batch-size", type=int, default=1024, help="faces per model call")
+    predict.add_argument(
+        "--workers",
+        type=_at_least_one,
+        default=None,
+        metavar="N",
+        help="processes that decode files and find faces (default: one per core; 1 keeps "
+        "everything in this process)",
+    )
     predict.add_argument(
         "--views",
         choices=config.VIEW_SETS,
@@ -458,8 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--half", choices=config.EXTERNAL_HALVES, default="test")
     evaluate.add_argument(
         "--model",
-        help="a .keras model (default: that of the newest complete run of profile full under "
-        "reports/, named on stderr)",
+        help="a .keras model, or its .onnx copy (default: that of the newest complete run of "
+        "profile full under reports/, named on stderr)",
     )
     evaluate.add_argument("--reports-dir", help="where to look for runs (default: reports/)")
     evaluate.add_argument(

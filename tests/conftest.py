@@ -49,11 +49,16 @@ def cmyk_jpeg_bytes(image: np.ndarray) -> bytes:
 
 
 ASTRONAUT_BOX = (182, 64, 83, 107)
-"""Where MTCNN finds the astronaut's face in ``astronaut()``: left, top, width, height."""
+"""The astronaut's face in ``astronaut()`` (left, top, width, height), around which the tests cut
+their crops: brow to chin, ear to ear."""
+ASTRONAUT_DETECTED_BOX = (178, 57, 95, 120)
+"""Where the detector boxes that face (a little wider than the cut: forehead and jaw), measured
+once."""
 ASTRONAUT_LANDMARKS = np.array(
-    [[203.5, 100.1], [245.4, 102.2], [224.2, 126.4], [201.8, 138.6], [244.4, 140.4]]
+    [[204.8, 100.8], [247.4, 103.4], [223.6, 129.2], [202.5, 138.1], [244.2, 140.6]]
 )
-"""MTCNN's five landmarks on ``astronaut()`` (eyes, nose tip, mouth corners), measured once."""
+"""The detector's five landmarks on ``astronaut()`` (eyes, nose tip, mouth corners), measured
+once; they agree with MTCNN's, measured before it was replaced, to within 2.8 px."""
 
 
 @cache

@@ -1,4 +1,4 @@
-"""Faces from anywhere: MTCNN detection, alignment onto UTKFace's frame, framing and decoding.
+"""Faces from anywhere: detection, alignment onto UTKFace's frame, framing and decoding.
 
 Every face here is scikit-image's public-domain astronaut (see ``conftest.astronaut``), cut,
 turned or pasted as each test needs; no UTKFace or FairFace image is used.
@@ -26,7 +26,7 @@ from facegen.faces.framing import ALIGNED, WHOLE_IMAGE, frame_crops
 from facegen.faces.preprocess import model_input
 
 from .conftest import (
-    ASTRONAUT_BOX,
+    ASTRONAUT_DETECTED_BOX,
     ASTRONAUT_LANDMARKS,
     astronaut,
     astronaut_face,
@@ -101,7 +101,7 @@ TURN = cv2.getRotationMatrix2D((255.5, 255.5), 20, 1.0)  # 20 degrees anticlockw
 
 @pytest.fixture(scope="module")
 def found() -> dict[str, list[detect.DetectedFace]]:
-    """MTCNN's faces in each test image, from one call (same-size images share a batch)."""
+    """The detector's faces in each test image, from one call (same-size images share a batch)."""
     from skimage import data
 
     images = {
@@ -121,7 +121,7 @@ def test_the_astronaut_is_one_face_with_its_landmarks(found):
     assert face.landmarks.shape == (5, 2)
     assert np.abs(face.landmarks - ASTRONAUT_LANDMARKS).max() < 3
     box = np.array([face.box.x, face.box.y, face.box.width, face.box.height])
-    assert np.abs(box - ASTRONAUT_BOX).max() <= 4
+    assert np.abs(box - ASTRONAUT_DETECTED_BOX).max() <= 4
 
 
 def test_a_turned_face_is_found_and_its_landmarks_turn_with_it(found):
@@ -145,18 +145,23 @@ def test_no_face_in_brick_or_coffee_and_a_grayscale_face_is_found(found):
 def test_a_big_photo_is_searched_small_and_answered_in_its_own_pixels():
     factor = 3
     big = cv2.resize(astronaut(), None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)
-    assert max(big.shape) > detect.DETECTION_MAX_SIDE
+    assert min(big.shape[:2]) > detect.PHOTO_SHORT_SIDE
     (face,) = detect.detect_faces([big])[0]
     assert np.abs(face.landmarks - ASTRONAUT_LANDMARKS * factor).max() < 4 * factor
-    assert abs(face.box.width - ASTRONAUT_BOX[2] * factor) < 0.15 * ASTRONAUT_BOX[2] * factor
+    width = ASTRONAUT_DETECTED_BOX[2] * factor
+    assert abs(face.box.width - width) < 0.15 * width
 
 
-def test_faces_too_small_for_the_photo_are_left_out():
+def test_a_face_just_large_enough_is_found_and_smaller_ones_are_left_out():
     canvas = np.full((1500, 2000, 3), 90, np.uint8)
-    canvas[600:728, 900:1028] = cv2.resize(astronaut(), (128, 128), interpolation=cv2.INTER_AREA)
-    faces = detect.detect_faces([canvas])[0]
-    assert len(faces) == 1 and faces[0].box.width < detect.MIN_FACE_FRACTION * 1500
-    assert detect.faces_in_photo(canvas, faces) == []
+    face = cv2.resize(astronaut_face(0.3, None), (90, 116), interpolation=cv2.INTER_AREA)
+    canvas[600:716, 900:990] = face
+    smallest = detect.MIN_FACE_FRACTION * 1500  # 60 px
+    (found,) = detect.detect_faces([canvas])[0]
+    assert smallest <= found.box.width < 1.2 * smallest  # searched at 960x720, still found
+    assert detect.faces_in_photo(canvas, [found]) == [found]
+    narrower = detect.DetectedFace(detect.FaceBox(10, 10, 59, 70), 0.99, found.landmarks)
+    assert detect.faces_in_photo(canvas, [found, narrower]) == [found]
 
 
 # --- framing --------------------------------------------------------------------------------------
@@ -166,15 +171,12 @@ def gray_of(rgb: np.ndarray) -> np.ndarray:
     return rgb if rgb.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
-def test_crops_are_aligned_retried_inside_a_border_or_used_whole():
+def test_crops_are_aligned_at_any_size_or_used_whole():
     from skimage import data
 
     utk_like = astronaut_face(0.25, 200)
-    overfilled = astronaut_face(-0.1, None)  # cut inside the face's own box: no context left
+    overfilled = astronaut_face(-0.1, None)  # cut inside the face's own box: 85x67 px
     brick = data.brick()
-    # MTCNN returns no box at all for it, whatever the confidence threshold: only the retry
-    # inside a mirrored border can find it.
-    assert detect.detect_faces([overfilled])[0] == []
     rgbs = [utk_like, overfilled, cv2.cvtColor(brick, cv2.COLOR_GRAY2RGB)]
     framed = frame_crops(rgbs, [gray_of(image) for image in rgbs])
 
@@ -182,17 +184,41 @@ def test_crops_are_aligned_retried_inside_a_border_or_used_whole():
     assert all(
         f.face.shape == (config.IMAGE_SIZE,) * 2 and f.face.dtype == np.uint8 for f in framed
     )
-    # The aligned crop is the shared path: landmarks, align_face, then preprocess_face.
-    (face,) = detect.detect_faces([utk_like])[0]
+    # The aligned crop is the shared path: landmarks, align_face, then model_input.
+    (face,) = detect.detect_in_crops([utk_like])[0]
     expected = model_input(align_face(gray_of(utk_like), face.landmarks))
     assert np.array_equal(framed[0].face, expected)
-    # The retried face is boxed in the crop's own pixels: it reaches past the crop's corner.
+    # A face that fills its crop is boxed in the crop's own pixels: the box reaches past it.
     box = framed[1].box
-    assert box.x < 0 and box.y < 0 and box.x + box.width > overfilled.shape[1] // 2
-    assert framed[1].confidence >= detect.MIN_CONFIDENCE
+    assert box.x < 0 and box.x + box.width > overfilled.shape[1] // 2
+    assert framed[1].confidence >= detect.CROP_MIN_CONFIDENCE
     # No face: the whole image, preprocessed as a UTKFace crop is.
     assert np.array_equal(framed[2].face, model_input(brick))
     assert framed[2].box == detect.FaceBox(0, 0, 512, 512) and framed[2].confidence is None
+
+
+def test_a_crop_is_searched_at_one_scale_whatever_its_resolution():
+    """The landmark template holds for a crop only if every crop is searched at the scale it was
+    measured at: the same face at 64 px and at 200 px gives the same landmarks, in its pixels."""
+    face = astronaut_face(0.25, 200)
+    small = cv2.resize(face, (64, 64), interpolation=cv2.INTER_AREA)
+    (large_face,), (small_face,) = detect.detect_in_crops([face, small])
+    in_small_pixels = (large_face.landmarks + 0.5) * 64 / 200 - 0.5
+    assert np.abs(small_face.landmarks - in_small_pixels).max() < 1.0
+
+
+def test_the_detectors_landmarks_land_on_the_template():
+    """Aligned through its landmarks, the astronaut's face is searched again as a crop: its
+    landmarks are found where the alignment put them, and those sit on the template as closely
+    as one similarity can put a particular face's five points (the template is a median face)."""
+    (face,) = detect.detect_faces([astronaut()])[0]
+    matrix = alignment_matrix(face.landmarks)
+    placed = face.landmarks @ matrix[:, :2].T + matrix[:, 2]
+    (found,) = detect.detect_in_crops([align_face(astronaut(), face.landmarks)])[0]
+    assert np.abs(found.landmarks - placed).max() < 2.0  # pixels of the 64 px frame
+    assert np.abs(found.landmarks - TEMPLATE * ALIGNED_SIZE).mean() < 1.5
+    eyes = slice(0, 2)
+    assert np.abs(found.landmarks[eyes] - TEMPLATE[eyes] * ALIGNED_SIZE).max() < 1.5
 
 
 def test_the_crops_face_is_the_one_nearest_its_centre(found):
@@ -237,7 +263,10 @@ def test_an_exif_rotated_phone_photo_is_turned_upright_before_the_face_is_search
     assert rgb.shape == (512, 384, 3) and decode_gray(encoded).shape == (512, 384)
     assert np.abs(rgb.astype(int) - upright).mean() < 5
     on_its_side, turned = detect.detect_faces([stored, rgb])
-    assert on_its_side == []  # the face is found only because the orientation was honoured
+    # Searched as stored, the face lies on its side: its eyes one above the other.
+    for face in on_its_side:
+        eyes = face.landmarks[1] - face.landmarks[0]
+        assert abs(eyes[1]) > 2 * abs(eyes[0])
     assert len(turned) == 1
     assert np.abs(turned[0].landmarks - (ASTRONAUT_LANDMARKS - [64, 0])).max() < 4
 
@@ -294,3 +323,25 @@ def test_data_after_the_end_of_image_is_no_truncation_but_a_cut_scan_is():
     assert b"\xff\xd9" in cut
     with pytest.raises(UnreadableImageError, match="truncated JPEG"):
         decode_rgb(cut, "cut.jpg")
+
+
+def test_a_collection_framed_on_worker_processes_equals_one_framed_here(tmp_path, monkeypatch):
+    from facegen.faces import batch
+
+    names, paths = [], []
+    for i in range(150):  # three chunks of batch._BATCH and a bit
+        path = tmp_path / f"{i:03d}.jpg"
+        face = astronaut_face(0.15 + 0.02 * (i % 10), 64 + 16 * (i % 4))
+        path.write_bytes(rgb_jpeg_bytes(np.ascontiguousarray(face)))
+        names.append(path.name)
+        paths.append(str(path))
+    (tmp_path / "007.jpg").write_bytes(b"")  # a bad file in the middle
+    monkeypatch.setattr(batch, "_MIN_FOR_WORKERS", 10**9)
+    here = batch.frame_files(names, paths, cache=False)
+    monkeypatch.setattr(batch, "_MIN_FOR_WORKERS", 1)
+    monkeypatch.setattr(batch, "default_workers", lambda: 2)
+    spread = batch.frame_files(names, paths, cache=False)
+    assert spread.files == here.files and len(here.files) == 149
+    assert np.array_equal(spread.images, here.images)
+    assert spread.framing == here.framing and np.array_equal(spread.turn, here.turn, equal_nan=True)
+    assert spread.errors == here.errors == {"007.jpg": "empty file (0 bytes)"}

@@ -292,18 +292,20 @@ def test_a_gif_this_opencv_cannot_read_is_read_by_pillow(monkeypatch):
 # --- one decode for both --------------------------------------------------------------------------
 
 
-def test_decode_reads_the_file_once_for_colour_and_gray(monkeypatch):
-    from .conftest import astronaut, rgb_jpeg_bytes
+def test_decode_reads_a_png_once_and_keeps_a_jpegs_own_luma(monkeypatch):
+    from .conftest import astronaut, rgb_jpeg_bytes, rgb_png_bytes
 
-    jpeg = rgb_jpeg_bytes(astronaut())
+    png, jpeg = rgb_png_bytes(astronaut()), rgb_jpeg_bytes(astronaut())
     calls = []
     real = cv2.imdecode
     monkeypatch.setattr(decoding.cv2, "imdecode", lambda *a: calls.append(1) or real(*a))
-    rgb, gray = decode(jpeg, "photo.jpg")
-    assert len(calls) == 1
+    rgb, gray = decode(png, "photo.png")
+    assert len(calls) == 1  # colour stored: gray is the decoded colour, converted
+    rgb_jpeg, gray_jpeg = decode(jpeg, "photo.jpg")
+    assert len(calls) == 3  # luma stored: read as it is, in a second decode
     monkeypatch.undo()
-    assert np.array_equal(rgb, decode_rgb(jpeg))
+    assert np.array_equal(rgb, decode_rgb(png))
     assert np.array_equal(gray, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
-    # Not the JPEG's own luma that decode_gray reads, but close to it (see decode's docstring).
-    apart = np.abs(gray.astype(int) - decode_gray(jpeg))
-    assert apart.mean() < 0.1 and apart.max() <= 20
+    assert np.abs(gray.astype(int) - decode_gray(png)).max() <= 1
+    assert np.array_equal(rgb_jpeg, decode_rgb(jpeg))
+    assert np.array_equal(gray_jpeg, decode_gray(jpeg))  # what training faces have always been

@@ -28,7 +28,7 @@ from facegen.errors import BadInputError
 from facegen.faces.batch import frame_files
 from facegen.faces.cache import cache_key, load_faces
 from facegen.faces.framing import WHOLE_IMAGE
-from facegen.faces.preprocess import normalize_lighting
+from facegen.faces.preprocess import model_input
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ def _aligned(
     turn = np.full(len(used), np.nan)
     for row, name in enumerate(used["file"]):
         if name not in position:
-            images[row] = normalize_lighting(stored[row])
+            images[row] = model_input(stored[row], size)
             continue
         images[row] = framed.images[position[name]]
         framing[row] = framed.framing[position[name]]

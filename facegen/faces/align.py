@@ -14,16 +14,17 @@ import numpy as np
 
 TEMPLATE = np.array(
     [
-        [0.2952, 0.2932],  # left eye (as seen in the image)
-        [0.6886, 0.2936],  # right eye
-        [0.4889, 0.5197],  # nose tip
-        [0.3129, 0.6845],  # left mouth corner
-        [0.6667, 0.6844],  # right mouth corner
+        [0.2931, 0.2904],  # left eye (as seen in the image)
+        [0.6981, 0.2895],  # right eye
+        [0.4924, 0.5339],  # nose tip
+        [0.3152, 0.6768],  # left mouth corner
+        [0.6685, 0.6784],  # right mouth corner
     ],
     dtype=np.float64,
 )
 """Median landmark positions in UTKFace's aligned crops, as fractions of the crop's width and
-height (MTCNN on 487 of the 200x200 crops; ``benchmarks/measure_alignment.py``)."""
+height: the detector's landmarks on 2,000 of the 200x200 crops (``crop_part1/``), each searched
+at ``detect.CROP_SIDE`` as every crop is (``benchmarks/measure_alignment.py`` prints them)."""
 
 ALIGNED_SIZE = 64
 """Side of an aligned crop in pixels: the resolution of the training faces before

@@ -8,6 +8,7 @@ for another file. Unreadable files are skipped with their reason, never fatal.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -21,14 +22,16 @@ from tqdm import tqdm
 from facegen import config
 from facegen.faces.align import ALIGNED_SIZE, TEMPLATE
 from facegen.faces.cache import write_arrays
-from facegen.faces.decode import UnreadableImageError, decode_gray, decode_rgb
-from facegen.faces.framing import frame_crops
+from facegen.faces.decode import UnreadableImageError, decode
+from facegen.faces.framing import FramedFace, frame_crops
+from facegen.faces.workers import default_workers, ordered_map
 
 log = logging.getLogger(__name__)
 
-FRAMING_VERSION = 4
+FRAMING_VERSION = 5
 """Bump when detection, alignment or preprocessing of external faces changes."""
 _BATCH = 64
+_MIN_FOR_WORKERS = 1024  # below this, starting worker processes costs more than it saves
 
 
 @dataclass
@@ -66,31 +69,46 @@ def frame_files(
 
 def _frame_all(files: list[str], paths: list[str], size: int, progress: bool) -> FramedArrays:
     images, kept, framing, turns, errors = [], [], [], [], {}
+    chunks = [
+        (files[start : start + _BATCH], paths[start : start + _BATCH])
+        for start in range(0, len(paths), _BATCH)
+    ]
+    workers = default_workers() if len(paths) >= _MIN_FOR_WORKERS else 1
     bar = tqdm(total=len(paths), desc="framing faces", unit="face", disable=not progress)
-    for start in range(0, len(paths), _BATCH):
-        rgbs, grays, names = [], [], []
-        chunk = zip(files[start : start + _BATCH], paths[start : start + _BATCH], strict=True)
-        for name, path in chunk:
-            try:
-                data = Path(path).read_bytes()
-                rgb, gray = decode_rgb(data, path), decode_gray(data, path)
-            except UnreadableImageError as exc:
-                errors[name] = exc.reason
-            except OSError as exc:
-                errors[name] = f"cannot be read ({exc.strerror or exc})"
-            else:  # both decoded, or neither kept: the three lists stay in step
-                rgbs.append(rgb)
-                grays.append(gray)
-                names.append(name)
-        for name, result in zip(names, frame_crops(rgbs, grays, size), strict=True):
+    for chunk in ordered_map(functools.partial(_frame_chunk, size=size), chunks, workers):
+        for name, result in chunk.framed:
             images.append(result.face)
             kept.append(name)
             framing.append(result.framing)
             turns.append(result.turn)
-        bar.update(min(_BATCH, len(paths) - start))
+        errors.update(chunk.errors)
+        bar.update(len(chunk.framed) + len(chunk.errors))
     bar.close()
     stacked = np.stack(images) if images else np.zeros((0, size, size), np.uint8)
     return FramedArrays(stacked, kept, framing, np.array(turns, dtype=np.float64), errors)
+
+
+@dataclass
+class _Chunk:
+    framed: list[tuple[str, FramedFace]]
+    errors: dict[str, str]
+
+
+def _frame_chunk(chunk: tuple[list[str], list[str]], size: int) -> _Chunk:
+    """One chunk of files framed, in a worker process or this one; a bad file is a reason."""
+    rgbs, grays, names, errors = [], [], [], {}
+    for name, path in zip(*chunk, strict=True):
+        try:
+            rgb, gray = decode(Path(path).read_bytes(), path)
+        except UnreadableImageError as exc:
+            errors[name] = exc.reason
+        except OSError as exc:
+            errors[name] = f"cannot be read ({exc.strerror or exc})"
+        else:
+            rgbs.append(rgb)
+            grays.append(gray)
+            names.append(name)
+    return _Chunk(list(zip(names, frame_crops(rgbs, grays, size), strict=True)), errors)
 
 
 def _key(paths: Sequence[str | os.PathLike], size: int) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
-import multiprocessing
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from facegen import config
 from facegen.atomic import atomic_path
 from facegen.faces.decode import UnreadableImageError
 from facegen.faces.preprocess import load_face
+from facegen.faces.workers import default_workers, ordered_map
 
 log = logging.getLogger(__name__)
 
@@ -53,32 +53,22 @@ def preprocess_files(
     """Preprocess many files on all cores; returns the images and, per file, None or the reason.
 
     Rows of unreadable files are left black and must be dropped using the reasons: a batch never
-    dies because of one bad file. Work is spread over processes, not threads: per image the
-    Python around OpenCV costs as much as the decode itself, so threads fight over the GIL and
-    run slower than one (measured in benchmarks/bench_data.py).
+    dies because of one bad file. Work is spread over processes (``faces.workers``).
     """
-    workers = max(1, min(workers or os.cpu_count() or 1, len(paths) // _MIN_PER_WORKER))
+    workers = max(1, min(workers or default_workers(), len(paths) // _MIN_PER_WORKER))
     paths = [str(p) for p in paths]
     chunks = [paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
     images = np.zeros((len(paths), size, size), np.uint8)
     errors: list[str | None] = []
     with tqdm(total=len(paths), desc="preprocessing", unit="img", disable=not progress) as bar:
-        if workers == 1:
-            results = map(_preprocess_chunk, chunks, [size] * len(chunks))
-            pool = None
-        else:
-            pool = worker_pool(workers)
-            results = pool.map(_preprocess_chunk, chunks, [size] * len(chunks))
-        try:
-            offset = 0
-            for chunk_images, chunk_errors in results:
-                images[offset : offset + len(chunk_errors)] = chunk_images
-                errors.extend(chunk_errors)
-                offset += len(chunk_errors)
-                bar.update(len(chunk_errors))
-        finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
+        offset = 0
+        for chunk_images, chunk_errors in ordered_map(
+            functools.partial(_preprocess_chunk, size=size), chunks, workers
+        ):
+            images[offset : offset + len(chunk_errors)] = chunk_images
+            errors.extend(chunk_errors)
+            offset += len(chunk_errors)
+            bar.update(len(chunk_errors))
     return images, errors
 
 
@@ -97,24 +87,6 @@ def _preprocess_chunk(paths: list[str], size: int) -> tuple[np.ndarray, list[str
         except UnreadableImageError as exc:
             errors[i] = exc.reason
     return images, errors
-
-
-def worker_pool(workers: int) -> ProcessPoolExecutor:
-    """Processes from a fork server that has imported this module (and the detector) once.
-
-    Plain fork copies whatever locks the parent's threads held (OpenCV's pool, tqdm's monitor,
-    TensorFlow's pools in a notebook) and the children can deadlock; spawning re-imports
-    everything per worker. A fork server pays the import once per session, then forks cheaply
-    from a process that never started those threads. Each worker uses one OpenCV thread.
-    """
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-    else:
-        context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(
-        workers, mp_context=context, initializer=cv2.setNumThreads, initargs=(1,)
-    )
 
 
 def cache_key(files: Sequence[str], fingerprints: Sequence[str], size: int) -> str:

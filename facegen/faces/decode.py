@@ -155,17 +155,19 @@ def decode_rgb(data: bytes, source: str = "<bytes>") -> np.ndarray:
 
 
 def decode(data: bytes, source: str = "<bytes>") -> tuple[np.ndarray, np.ndarray]:
-    """(rgb, gray) from one decode, for the callers that need both (detection and the model).
+    """(rgb, gray) for the callers that need both (detection and the model), decoding once
+    where that loses nothing.
 
-    Decoding is most of the cost of a photo, and calling ``decode_rgb`` and ``decode_gray`` on
-    the same bytes decodes it twice. The gray is OpenCV's RGB-to-gray of the decoded colour, so
-    it is not always ``decode_gray``'s: the same for GIF, WebP and the Pillow formats; at most one
-    level apart for PNG (libpng rounds its own conversion otherwise), BMP and TIFF. A JPEG stores
-    the luma that ``decode_gray`` reads; through colour it comes back the same nearly everywhere
-    (a mean under 0.1 level on photos) but not where a saturated colour clips in RGB, where
-    single pixels differ by up to about 20 levels (55 on random noise).
+    A JPEG stores luma, which ``decode_gray`` reads as it is; converted back from RGB it differs
+    where a saturated colour clips (single pixels by up to about 20 levels), so a JPEG is decoded
+    a second time, in grayscale, and its faces stay exactly what training has always seen. Other
+    formats store colour: their gray is the decoded colour converted (identical to
+    ``decode_gray`` for GIF, WebP and the Pillow formats, at most one level apart for PNG, BMP
+    and TIFF).
     """
     rgb = decode_rgb(data, source)
+    if image_format(data) == "jpeg":
+        return rgb, decode_gray(data, source)
     return rgb, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 

@@ -10,22 +10,23 @@ result names how its face was framed.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+import cv2
 import numpy as np
 
 from facegen import config
 from facegen.faces.align import align_face
+from facegen.faces.decode import decode
 from facegen.faces.detect import (
-    CROP_MIN_CONFIDENCE,
     DetectedFace,
     FaceBox,
     central_face,
-    detect_faces,
+    detect_in_crops,
     faces_in_photo,
-    padded,
-    shifted,
 )
 from facegen.faces.preprocess import model_input
 
@@ -59,20 +60,9 @@ def head_turn(landmarks: np.ndarray) -> float:
 def frame_crops(
     rgbs: Sequence[np.ndarray], grays: Sequence[np.ndarray], size: int = config.IMAGE_SIZE
 ) -> list[FramedFace]:
-    """One face per image, each aligned when its landmarks are found, whole otherwise.
-
-    A face that fills its crop to the edges leaves MTCNN no context to find it, so crops with no
-    face found are searched once more inside a mirrored border (``detect.CROP_PADDING``).
-    """
-    detected = detect_faces(rgbs, CROP_MIN_CONFIDENCE)
+    """One face per image, each aligned when its landmarks are found, whole otherwise."""
+    detected = detect_in_crops(rgbs)
     found = [central_face(rgb, faces) for rgb, faces in zip(rgbs, detected, strict=True)]
-    missing = [i for i, face in enumerate(found) if face is None]
-    if missing:
-        borders = [padded(rgbs[i]) for i in missing]
-        retried = detect_faces([image for image, _ in borders], CROP_MIN_CONFIDENCE)
-        for i, (image, border), faces in zip(missing, borders, retried, strict=True):
-            face = central_face(image, faces)
-            found[i] = shifted(face, border) if face is not None else None
     return [_framed(gray, face, size) for gray, face in zip(grays, found, strict=True)]
 
 
@@ -95,3 +85,22 @@ def _framed(gray: np.ndarray, face: DetectedFace | None, size: int) -> FramedFac
         face.confidence,
         head_turn(face.landmarks),
     )
+
+
+def images_at_each_step(
+    paths: Sequence[str | os.PathLike], size: int = config.IMAGE_SIZE
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """The original (BGR), grayscale and model-input image of each file, to show the pipeline.
+
+    The model input comes from the same ``frame_crops`` as training and ``facegen predict``
+    (found, aligned to the landmark template, preprocessed), so the figure shows what the model
+    gets.
+    """
+    originals, grays, rgbs = [], [], []
+    for path in paths:
+        rgb, gray = decode(Path(path).read_bytes(), str(path))
+        originals.append(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        grays.append(gray)
+        rgbs.append(rgb)
+    finals = [framed.face for framed in frame_crops(rgbs, grays, size)]
+    return originals, grays, finals

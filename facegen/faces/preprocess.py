@@ -5,7 +5,6 @@ face is seen the same way everywhere.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -59,25 +58,3 @@ def load_face(path: str | os.PathLike, size: int = config.IMAGE_SIZE) -> np.ndar
     except OSError as exc:
         raise UnreadableImageError(str(path), f"cannot be read ({exc.strerror or exc})") from None
     return preprocess_face(decode_gray(data, str(path)), size)
-
-
-def preprocessing_steps(
-    paths: Sequence[str | os.PathLike], size: int = config.IMAGE_SIZE
-) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-    """The original (BGR), grayscale and model-input image of each file, to show the pipeline.
-
-    The model input comes from the same ``frame_crops`` as training and ``facegen predict``
-    (found, aligned to the landmark template, preprocessed), so the figure shows what the model
-    gets.
-    """
-    from facegen.faces.decode import decode_rgb
-    from facegen.faces.framing import frame_crops
-
-    originals, grays, rgbs = [], [], []
-    for path in paths:
-        data = Path(path).read_bytes()
-        originals.append(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
-        grays.append(decode_gray(data, str(path)))
-        rgbs.append(decode_rgb(data, str(path)))
-    finals = [framed.face for framed in frame_crops(rgbs, grays, size)]
-    return originals, grays, finals

@@ -138,7 +138,8 @@ class DecisionShift(layers.Layer):
 
     def call(self, probabilities):
         p = ops.clip(probabilities, _EPSILON, 1 - _EPSILON)
-        return ops.sigmoid(ops.log(p) - ops.log1p(-p) + self.offset)
+        # log(1 - p), not log1p(-p): ONNX has no Log1p, and the model is also saved as ONNX.
+        return ops.sigmoid(ops.log(p) - ops.log(1 - p) + self.offset)
 
     def compute_output_shape(self, input_shape):
         return input_shape

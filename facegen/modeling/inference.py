@@ -1,4 +1,10 @@
-"""Probabilities from faces: the forward pass, averaged over the test-time views."""
+"""Probabilities from faces: the forward pass, averaged over the test-time views.
+
+Every caller classifies through ``view_probabilities``, with either model: the ONNX copy that
+every saved model has (``OnnxModel``, on onnxruntime, no TensorFlow), which the evaluation pages,
+``facegen predict`` and ``facegen evaluate`` use, or the Keras model itself, which training uses
+before anything is saved. The two agree to well within 1e-5 (tests/test_export.py).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import os
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
@@ -18,16 +24,47 @@ if TYPE_CHECKING:
     import keras
 
 
+class OnnxModel:
+    """A facegen model exported to ONNX (``modeling.export``), run by onnxruntime.
+
+    Offers what callers read of a Keras model (``input_shape``) and is called on a uint8 batch
+    (N, size, size, 1), giving (N, 1) scores, as the Keras model is.
+    """
+
+    def __init__(self, data: bytes, source: str) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(
+            data, options, providers=["CPUExecutionProvider"]
+        )
+        (face,) = self._session.get_inputs()
+        self._input = face.name
+        self.source = source
+        self.input_shape = (None, *face.shape[1:])
+        self.output_shape = (None, *self._session.get_outputs()[0].shape[1:])
+        self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)
+
+    def __call__(self, faces: np.ndarray) -> np.ndarray:
+        return self._session.run(None, {self._input: faces})[0]
+
+
+Classifier = Union[OnnxModel, "keras.Model"]
+
 _INFERENCE = weakref.WeakKeyDictionary()
 
 
-def _inference_function(model: keras.Model):
-    """The model's forward pass as one traced TensorFlow function, made once per model.
+def _inference_function(model: Classifier):
+    """The model's forward pass, made once per model.
 
-    ``model.predict`` rebuilds a data pipeline and steps through Keras' loop on every call, which
-    costs speed (measured: docs/decisions.md). The shape is fixed at (any, size, size, 1) so the
-    last, smaller batch does not trigger a new trace.
+    An ``OnnxModel`` is its own forward pass. For a Keras model, one traced TensorFlow function:
+    ``model.predict`` rebuilds a data pipeline and steps through Keras' loop on every call. The
+    shape is fixed at (any, size, size, 1) so the last, smaller batch does not trigger a new
+    trace.
     """
+    if isinstance(model, OnnxModel):
+        return model
     import tensorflow as tf
 
     function = _INFERENCE.get(model)
@@ -92,7 +129,7 @@ def recorded_views(model_path: str | os.PathLike) -> str | None:
 
 
 def view_probabilities(
-    model: keras.Model,
+    model: Classifier,
     images: np.ndarray,
     *,
     batch_size: int = 1024,
@@ -122,7 +159,7 @@ def view_probabilities(
 
 
 def predict_proba(
-    model: keras.Model,
+    model: Classifier,
     images: np.ndarray,
     *,
     batch_size: int = 1024,

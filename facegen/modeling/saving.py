@@ -1,4 +1,9 @@
-"""Save and load models in Keras' native format: atomically, and in safe mode."""
+"""Save and load models: Keras' native format, atomically and in safe mode, with an ONNX copy.
+
+``save_model`` writes the ``.keras`` file and its ONNX copy (``modeling.export``);
+``load_classifier`` is what everything that classifies loads, the copy when it is that model's,
+so that classifying starts without TensorFlow.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ from facegen.errors import BadInputError, UsageError
 
 if TYPE_CHECKING:  # Keras is imported on first use: the command line starts without it
     import keras
+
+    from facegen.modeling.inference import Classifier, OnnxModel
 
 
 class ModelLoadError(BadInputError):
@@ -57,10 +64,51 @@ def load_model(path: str | os.PathLike) -> keras.Model:
 
 
 def save_model(model: keras.Model, path: str | os.PathLike) -> Path:
-    """Save in the native ``.keras`` format, atomically: a crash never leaves half a model."""
+    """Save in the native ``.keras`` format and beside it as ONNX, each atomically: a crash never
+    leaves half a model, and a copy from before names another file's hash, so it is not used."""
+    from facegen.modeling.export import export_onnx
+
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"{path}: models are saved in the native .keras format")
     with atomic_path(path, suffix=".keras") as tmp:
         model.save(tmp)
+    export_onnx(model, path)
     return path
+
+
+def load_onnx(path: str | os.PathLike) -> OnnxModel:
+    """An ONNX model written by ``save_model``, ready for ``modeling.inference``."""
+    from facegen.modeling.inference import OnnxModel
+
+    path = Path(path)
+    if not path.exists():
+        raise ModelNotFoundError(f"{path}: no such model file")
+    try:
+        model = OnnxModel(path.read_bytes(), str(path))
+    except Exception as exc:
+        raise ModelLoadError(f"{path}: could not be loaded as an ONNX model ({exc})") from None
+    shape = model.input_shape
+    if len(shape) != 4 or shape[-1] != 1 or model.output_shape[-1] != 1:
+        raise ModelLoadError(
+            f"{path}: expects input {shape} and gives {model.output_shape}; a facegen model "
+            "takes (None, size, size, 1) faces and gives one score"
+        )
+    return model
+
+
+def load_classifier(path: str | os.PathLike) -> Classifier:
+    """The model to classify with: an ``.onnx`` file as it is; for a ``.keras`` file, its ONNX
+    copy when the copy was made from this very file (checked by hash), else the Keras model
+    itself (a model saved before copies were made), which starts TensorFlow."""
+    from facegen.modeling.export import SOURCE_KEY, file_sha256, onnx_path
+
+    path = Path(path)
+    if path.suffix == ".onnx":
+        return load_onnx(path)
+    copy = onnx_path(path)
+    if path.suffix == ".keras" and path.exists() and copy.exists():
+        model = load_onnx(copy)
+        if model.metadata.get(SOURCE_KEY) == file_sha256(path):
+            return model
+    return load_model(path)

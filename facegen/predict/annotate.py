@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from facegen.atomic import atomic_path
+from facegen.faces.decode import UnreadableImageError, decode_rgb
 from facegen.predict.classify import OK, ImageResult
 from facegen.predict.output import label_for
 
@@ -60,8 +61,10 @@ def write_annotated(result: ImageResult, out_dir: str | os.PathLike) -> Path | N
     """
     if result.status != OK or result.probabilities is None:
         return None
-    image = cv2.imread(result.file, cv2.IMREAD_COLOR)
-    if image is None:
+    try:  # the same decoding as the faces were found in: HEIC, 16-bit and EXIF turns included
+        image = cv2.cvtColor(decode_rgb(Path(result.file).read_bytes(), result.file),
+                             cv2.COLOR_RGB2BGR)  # fmt: skip
+    except (OSError, UnreadableImageError):
         return None
     relative = Path(result.name)
     if relative.is_absolute() or ".." in relative.parts:

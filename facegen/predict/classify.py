@@ -1,7 +1,9 @@
-"""``facegen predict``'s work: decode, find and cut faces in parallel, classify them in batches."""
+"""``facegen predict``'s work: decode, find and cut faces on worker processes, classify them in
+batches in this one."""
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
@@ -12,9 +14,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from facegen.faces.decode import UnreadableImageError, decode_gray, decode_rgb, header_dimensions
+from facegen.faces.decode import UnreadableImageError, decode, header_dimensions
 from facegen.faces.detect import MIN_FACE_FRACTION, FaceBox, detect_faces, min_face_width
 from facegen.faces.framing import frame_crops, frame_photo
+from facegen.faces.workers import default_workers, ordered_map
 from facegen.predict.inputs import InputFile
 
 MAX_PIXELS = 100_000_000
@@ -64,7 +67,7 @@ def _decoded(path: str | os.PathLike) -> tuple[ImageResult, np.ndarray | None, n
         )
         return result, None, None
     try:
-        gray, rgb = decode_gray(data, str(path)), decode_rgb(data, str(path))
+        rgb, gray = decode(data, str(path))
     except UnreadableImageError as exc:
         result.detail = exc.reason
         return result, None, None
@@ -128,24 +131,31 @@ def analyse_file(path: str | os.PathLike, size: int, cropped: bool) -> ImageResu
     return analyse_files([path], size, cropped)[0]
 
 
-def _analysed(inputs: Sequence[InputFile], size: int, cropped: bool) -> Iterator[list[ImageResult]]:
+def _analysed(
+    inputs: Sequence[InputFile], size: int, cropped: bool, workers: int
+) -> Iterator[list[ImageResult]]:
     """Results in input order, a chunk at a time, found and framed while the caller classifies.
 
-    Detection runs in TensorFlow, which spreads its work over the cores and releases the GIL,
-    so one background thread keeps the detector busy while the model classifies.
+    With more than one worker, chunks go to worker processes; with one, to a background thread
+    of this process (onnxruntime and OpenCV release the GIL), which also spares a single photo
+    the workers' start-up.
     """
     readable = [item for item in inputs if item.problem is None]
     chunks = [
         [str(item.path) for item in readable[i : i + _CHUNK]]
         for i in range(0, len(readable), _CHUNK)
     ]
-    yield from _prefetched(analyse_files(chunk, size, cropped) for chunk in chunks)
+    analyse = functools.partial(analyse_files, size=size, cropped=cropped)
+    if workers > 1 and len(chunks) > 1:
+        yield from ordered_map(analyse, chunks, workers)
+    else:
+        yield from _prefetched(analyse(chunk) for chunk in chunks)
 
 
 def _prefetched(results: Iterator[list[ImageResult]], depth: int = 8):
     """Run ``results`` on a background thread, at most ``depth`` chunks ahead of the consumer.
 
-    OpenCV and TensorFlow both release the GIL while they compute, so decoding the next chunks
+    OpenCV and onnxruntime both release the GIL while they compute, so decoding the next chunks
     overlaps with classifying the current one.
     """
     done = object()
@@ -179,11 +189,13 @@ def classify_files(
     batch_size: int = 1024,
     progress: bool = True,
     views: str | None = None,
+    workers: int | None = None,
 ) -> list[ImageResult]:
     """One result per input, in order: faces found, boxes and probabilities, or a status.
 
-    Faces are classified ``batch_size`` at a time while the next chunks are decoded.
-    ``views`` None follows ``config.TEST_TIME_VIEWS``, as the evaluation notebook does.
+    Faces are classified ``batch_size`` at a time while the next chunks are decoded and searched
+    on ``workers`` processes (None: one per core). ``views`` None follows
+    ``config.TEST_TIME_VIEWS``, as the evaluation notebook does.
     """
     from facegen.modeling.inference import predict_proba
 
@@ -214,7 +226,7 @@ def classify_files(
                 )
                 bar.update()
         names = {str(item.path): item.name for item in inputs}
-        for chunk in _analysed(inputs, size, cropped):
+        for chunk in _analysed(inputs, size, cropped, workers or default_workers()):
             for result in chunk:
                 result.name = names[result.file]
                 results[result.file] = result

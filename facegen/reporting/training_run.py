@@ -1,9 +1,9 @@
 """``facegen train``: the training notebook's work as one command, into a run folder.
 
 It calls the same ``train_for_run`` and ``evaluate_predictions`` as notebooks 03 and 04, and
-writes the same files (``model.keras``, ``split.csv``, ``history.csv``, ``training.json``,
-``metrics.json``, ``manifest.json``, model card), so ``facegen predict`` and the index treat a
-scripted run like a notebook run.
+writes the same files (``model.keras`` and its ONNX copy, ``split.csv``, ``history.csv``,
+``training.json``, ``metrics.json``, ``manifest.json``, model card), so ``facegen predict`` and
+the index treat a scripted run like a notebook run.
 
 Interruption: the model is written atomically once training ends, so a Ctrl-C or a killed
 process never leaves half a model where a good one was. Training itself is not checkpointed
@@ -103,6 +103,7 @@ def train_run(
     from facegen.evaluation.metrics import classification_summary
     from facegen.evaluation.summary import evaluate_predictions
     from facegen.modeling.inference import predict_proba
+    from facegen.modeling.saving import load_classifier
     from facegen.reporting.folders import update_index
     from facegen.reporting.model_card import write_model_card
 
@@ -123,17 +124,18 @@ def train_run(
             f"{len(dataset.used):,} faces (fingerprint {dataset.fingerprint}); split "
             + ", ".join(f"{k} {v:,}" for k, v in dataset.split_sizes()["files"].items())
         )
-        result = train_for_run(run, dataset, progress=progress)
+        train_for_run(run, dataset, progress=progress)
+        model = load_classifier(run.model_path)  # as saved: what every later caller runs
         val_images, val_rows = dataset.part("val")
         validation = classification_summary(
-            dataset.labels(val_rows), predict_proba(result.model, val_images)
+            dataset.labels(val_rows), predict_proba(model, val_images)
         )
         test_images, test_rows = dataset.part("test")
         test_labels = dataset.labels(test_rows)
         metrics = evaluate_predictions(
             test_rows,
             test_labels,
-            predict_proba(result.model, test_images),
+            predict_proba(model, test_images),
             n_boot=settings.n_boot,
             seed=settings.seed,
         )
@@ -174,8 +176,8 @@ def train_for_run(
 
     The network of the best validation epoch gets its decision point moved to equal recall for
     women and men on the validation split (``modeling.balance``) before it is saved. Writes
-    ``model.keras``, ``history.csv`` and ``training.json`` (with the decision point) into the run
-    folder. The training notebook and ``facegen train`` both call this.
+    ``model.keras`` with its ONNX copy, ``history.csv`` and ``training.json`` (with the decision
+    point) into the run folder. The training notebook and ``facegen train`` both call this.
     """
     settings = run.settings
     model_config = model_config or ModelConfig(image_size=settings.image_size)
