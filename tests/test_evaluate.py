@@ -378,6 +378,72 @@ def test_fairness_summary_on_an_intersection_names_both_parts():
     assert len(result["by_group"]) == 4
 
 
+def _mixed_groups(seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """300 faces: ethnicities of every size, unknowns, an unused category ("Indian") and an
+    "Others" group of two women only, whose false-positive rate is undefined."""
+    rng = np.random.default_rng(seed)
+    ethnicity = rng.choice(["White", "Black", "Asian", None], size=298, p=[0.5, 0.3, 0.15, 0.05])
+    y_true = np.concatenate([rng.integers(0, 2, 298), [1, 1]])
+    y_prob = np.where(rng.random(300) < 0.85, y_true, 1 - y_true) * 0.8 + 0.1
+    frame = _frame([config.GENDERS[y] for y in y_true], [*ethnicity, "Others", "Others"])
+    frame["age_band"] = pd.Categorical(
+        rng.choice(config.AGE_BAND_LABELS[:4], size=300),
+        categories=list(config.AGE_BAND_LABELS),
+        ordered=True,
+    )
+    return frame, y_true, y_prob
+
+
+@pytest.mark.parametrize("sensitive", ["ethnicity", "age_band", "gender", ["gender", "ethnicity"]])
+def test_fairness_summary_equals_fairlearns_figures_digit_for_digit(sensitive):
+    from fairlearn.metrics import (
+        MetricFrame,
+        count,
+        equalized_odds_difference,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
+    from sklearn.metrics import accuracy_score
+
+    frame, y_true, y_prob = _mixed_groups(11)
+    result = fairness_summary(frame, y_true, y_prob, sensitive)
+    columns = [sensitive] if isinstance(sensitive, str) else sensitive
+    known = frame[columns].notna().all(axis=1).to_numpy()
+    features = frame.loc[known, columns].astype(str).reset_index(drop=True)
+    features = features[columns[0]] if len(columns) == 1 else features
+    y_pred = (y_prob >= 0.5).astype(int)
+    expected_eod = equalized_odds_difference(
+        y_true[known], y_pred[known], sensitive_features=features
+    )
+    assert result["equalized_odds_difference"] == expected_eod  # equal, not approximately
+    metrics = {"accuracy": accuracy_score, "selection_rate": selection_rate,
+               "true_positive_rate": true_positive_rate,
+               "false_positive_rate": false_positive_rate, "count": count}  # fmt: skip
+    by_group = MetricFrame(
+        metrics=metrics, y_true=y_true[known], y_pred=y_pred[known], sensitive_features=features
+    ).by_group.dropna(how="all")  # fairlearn lists unseen intersections too, all NaN
+    ours = result["by_group"]
+    keys = [tuple(str(part) for part in row) for row in ours[columns].itertuples(index=False)]
+    assert sorted(keys) == sorted(k if isinstance(k, tuple) else (k,) for k in by_group.index)
+    for key, (_, row) in zip(keys, ours.iterrows(), strict=True):
+        theirs = by_group.loc[key if len(columns) > 1 else key[0]]
+        assert [row[name] for name in metrics] == [theirs[name] for name in metrics], key
+
+
+def test_a_groups_interval_depends_only_on_its_own_rows():
+    frame, y_true, y_prob = _mixed_groups(12)
+    table = subgroup_table(frame, y_true, y_prob, "ethnicity", n_boot=300, seed=4)
+    for _, row in table.iterrows():
+        alone = (frame["ethnicity"] == row["ethnicity"]).to_numpy()
+        own = subgroup_table(frame[alone], y_true[alone], y_prob[alone], "ethnicity", n_boot=300,
+                             seed=4).iloc[0]  # fmt: skip
+        assert (own["accuracy_low"], own["accuracy_high"]) == (
+            row["accuracy_low"],
+            row["accuracy_high"],
+        )
+
+
 # --- calibration ----------------------------------------------------------------------------------
 
 

@@ -1,5 +1,5 @@
-"""Gaps between groups (fairlearn), set beside what a fair model would show on groups of the same
-sizes, so a gap is read against chance.
+"""Gaps between groups, to fairlearn's definitions, set beside what a fair model would show on
+groups of the same sizes, so a gap is read against chance.
 """
 
 from __future__ import annotations
@@ -8,22 +8,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import (
-    count,
-    equalized_odds_difference,
-    false_positive_rate,
-    selection_rate,
-    true_positive_rate,
-)
-from sklearn.metrics import accuracy_score
 
 from facegen.evaluation.inputs import checked_inputs, group_columns
-from facegen.evaluation.subgroups import (
-    GROUP_SEPARATOR,
-    group_name,
-    grouped_metrics,
-    typed_like,
-)
+from facegen.evaluation.metrics import ratio
+from facegen.evaluation.subgroups import count_groups, group_name, typed_like
 
 
 def equal_rates_reference(
@@ -54,17 +42,41 @@ def equal_rates_reference(
     codes, keys = pd.factorize(pd.Series(np.asarray(groups, dtype=object)))
     if (codes < 0).any():
         raise ValueError("groups hold missing values: drop the rows of unknown group first")
-    positives = np.bincount(codes[y_true], minlength=len(keys))
-    negatives = np.bincount(codes[~y_true], minlength=len(keys))
-    if len(keys) < 2 or positives.min() == 0 or negatives.min() == 0 or not np.isfinite(observed):
+    counts = np.stack(
+        [
+            np.bincount(codes[cell], minlength=len(keys))
+            for cell in (y_pred & y_true, y_pred & ~y_true, ~y_pred & y_true, ~y_pred & ~y_true)
+        ],
+        axis=1,
+    )
+    return equal_rates_from_counts(counts, observed, n_sim=n_sim, seed=seed)
+
+
+def equal_rates_from_counts(
+    counts: np.ndarray, observed: float, *, n_sim: int = 2000, seed: int = 0
+) -> dict[str, float]:
+    """``equal_rates_reference`` from each group's (tp, fp, fn, tn), one row per group.
+
+    The draws are dealt to the groups in row order, so the same counts in another order give
+    other (equally valid) draws: ``fairness_summary`` passes its groups in the order of their
+    first row, which is how ``equal_rates_reference`` numbers them.
+    """
+    tp, fp, fn, tn = np.asarray(counts, dtype=np.int64).reshape(-1, 4).T
+    positives, negatives = tp + fn, fp + tn
+    if (
+        len(positives) < 2
+        or positives.min() == 0
+        or negatives.min() == 0
+        or not np.isfinite(observed)
+    ):
         nan = float("nan")
         return {"eod_equal_rates_median": nan, "eod_equal_rates_95th": nan, "eod_p_value": nan}
-    tpr = (y_pred & y_true).sum() / y_true.sum()
-    fpr = (y_pred & ~y_true).sum() / (~y_true).sum()
+    tpr = tp.sum() / positives.sum()
+    fpr = fp.sum() / negatives.sum()
     rng = np.random.default_rng(seed)
-    tp = rng.binomial(positives, tpr, size=(n_sim, len(keys))) / positives
-    fp = rng.binomial(negatives, fpr, size=(n_sim, len(keys))) / negatives
-    draws = np.maximum(np.ptp(tp, axis=1), np.ptp(fp, axis=1))
+    tp_draws = rng.binomial(positives, tpr, size=(n_sim, len(positives))) / positives
+    fp_draws = rng.binomial(negatives, fpr, size=(n_sim, len(negatives))) / negatives
+    draws = np.maximum(np.ptp(tp_draws, axis=1), np.ptp(fp_draws, axis=1))
     return {
         "eod_equal_rates_median": float(np.median(draws)),
         "eod_equal_rates_95th": float(np.percentile(draws, 95)),
@@ -85,47 +97,47 @@ def fairness_summary(
 ) -> dict[str, Any]:
     """Worst and best group, the accuracy gap between them, and the equalized-odds difference.
 
-    Computed with fairlearn's ``MetricFrame`` so the figures match what others report with the
-    same tool. Rows with any NaN sensitive value are dropped first (unknown is not a group).
-    ``by_group`` lists the groups in the frame's category order; fairlearn itself would sort
-    them as strings. ``equalized_odds_difference`` is the larger of the between-group gaps in
-    true- and false-positive rate; it is only meaningful when the sensitive feature is not the
-    label itself (grouped by gender, each group holds one class and its TPR or FPR is undefined).
-    Beside it, ``equal_rates_reference`` (``n_sim`` draws, ``seed``) says how large the EOD of an
-    exactly fair model would look on groups of these sizes.
+    Every figure comes from one groupby's confusion counts (``count_groups``), to fairlearn's
+    definitions and conventions, so it matches what others report with fairlearn's
+    ``MetricFrame`` and ``equalized_odds_difference`` (the tests check equality, digit for
+    digit). Rows with any NaN sensitive value are dropped first (unknown is not a group).
+    ``by_group`` lists the groups in the frame's category order. ``equalized_odds_difference``
+    is the larger of the between-group gaps in true- and false-positive rate; it is only
+    meaningful when the sensitive feature is not the label itself (grouped by gender, each group
+    holds one class and its TPR or FPR is undefined; fairlearn, and so this table, count such a
+    rate as 0). Beside it, ``equal_rates_reference`` (``n_sim`` draws, ``seed``) says how large
+    the EOD of an exactly fair model would look on groups of these sizes.
     """
     labels, _, predictions = checked_inputs(y_true, y_prob, threshold, frame)
     columns = group_columns(frame, sensitive)
-    known = frame[columns].notna().all(axis=1).to_numpy()
-    if not known.any():
+    groups = count_groups(frame, columns, labels, predictions)
+    if not groups.keys:
         raise ValueError(f"no row has a known value for {columns}")
-    _, by_group = grouped_metrics(
-        frame,
-        columns,
-        labels,
-        predictions,
+    tp, fp, fn, tn = groups.counts.T
+    sizes = groups.sizes
+    # fairlearn's rates come from scikit-learn's normalised confusion matrix, which turns a rate
+    # a group cannot define into 0; the same here, or the EOD would not be fairlearn's.
+    true_positive_rate = np.nan_to_num(ratio(tp, tp + fn), nan=0.0)
+    false_positive_rate = np.nan_to_num(ratio(fp, fp + tn), nan=0.0)
+    accuracy = ratio(tp + tn, sizes)
+    eod = float(max(np.ptp(true_positive_rate), np.ptp(false_positive_rate)))
+    worst, best = int(np.argmin(accuracy)), int(np.argmax(accuracy))
+    table = pd.DataFrame(
         {
-            "accuracy": accuracy_score,
-            "selection_rate": selection_rate,
+            **groups.key_columns(),
+            "accuracy": accuracy,
+            "selection_rate": ratio(tp + fp, sizes),
             "true_positive_rate": true_positive_rate,
             "false_positive_rate": false_positive_rate,
-            "count": count,
-        },
+            "count": sizes,
+        }
     )
-    features = frame.loc[known, columns].reset_index(drop=True)
-    features_arg = features[columns[0]] if len(columns) == 1 else features
-    labels, predictions = labels[known], predictions[known]
-    accuracy = by_group["accuracy"].astype(float)
-    worst, best = accuracy.idxmin(), accuracy.idxmax()
-    table = by_group.reset_index()
-    table["count"] = table["count"].astype(np.int64)
-    eod = float(equalized_odds_difference(labels, predictions, sensitive_features=features_arg))
-    group_keys = features.astype(str).agg(GROUP_SEPARATOR.join, axis=1).to_numpy()
-    reference = equal_rates_reference(labels, predictions, group_keys, eod, n_sim=n_sim, seed=seed)
+    first_row_order = np.argsort([members[0] for members in groups.members], kind="stable")
+    reference = equal_rates_from_counts(groups.counts[first_row_order], eod, n_sim=n_sim, seed=seed)
     return {
-        "worst_group": group_name(worst),
+        "worst_group": group_name(groups.keys[worst]),
         "worst_group_accuracy": float(accuracy[worst]),
-        "best_group": group_name(best),
+        "best_group": group_name(groups.keys[best]),
         "best_group_accuracy": float(accuracy[best]),
         "accuracy_gap": float(accuracy.max() - accuracy.min()),
         "equalized_odds_difference": eod,

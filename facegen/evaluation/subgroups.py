@@ -4,13 +4,11 @@ who the errors fall on.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import MetricFrame
 
 from facegen.evaluation.inputs import checked_inputs, group_columns
 from facegen.evaluation.metrics import bootstrap_interval, confusion_counts, rates_from_counts
@@ -52,6 +50,59 @@ def typed_like(table: pd.DataFrame, frame: pd.DataFrame, columns: list[str]) -> 
     return table
 
 
+@dataclass(frozen=True)
+class GroupCounts:
+    """The observed groups of some columns, from one groupby, with each group's confusion counts.
+
+    Every per-group figure is read from here, so a table groups its rows once: point rates from
+    ``counts`` (the same ``rates_from_counts`` the bootstrap uses, so an undefined rate is NaN
+    and the figures equal the bootstrap's to the last digit), resamples from ``members``. A
+    Python metric called per group and per metric (fairlearn's ``MetricFrame``) cost most of an
+    evaluation's time for the same figures.
+    """
+
+    columns: list[str]
+    keys: list[tuple[Any, ...]]
+    """One key per group, in the frame's category order."""
+    members: list[np.ndarray]
+    """Each group's row positions, ascending."""
+    counts: np.ndarray
+    """(groups, 4) int64: tp, fp, fn, tn, female the positive class."""
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return self.counts.sum(axis=1)
+
+    def rates(self) -> dict[str, np.ndarray]:
+        """Every metric of ``rates_from_counts``, one value per group."""
+        return rates_from_counts(*self.counts.T)
+
+    def key_columns(self, rows: list[int] | None = None) -> dict[str, list[Any]]:
+        """The keys as one list per column, for the ``rows`` given (all groups by default)."""
+        rows = list(range(len(self.keys))) if rows is None else rows
+        return {
+            column: [self.keys[row][place] for row in rows]
+            for place, column in enumerate(self.columns)
+        }
+
+
+def count_groups(
+    frame: pd.DataFrame, columns: list[str], labels: np.ndarray, predictions: np.ndarray
+) -> GroupCounts:
+    """Group ``frame`` by ``columns`` once and count each group's confusion cells."""
+    groups = iter_groups(frame, columns)
+    counts = np.array(
+        [confusion_counts(labels[members], predictions[members]) for _, members in groups],
+        dtype=np.int64,
+    ).reshape(-1, 4)
+    return GroupCounts(
+        columns=columns,
+        keys=[key for key, _ in groups],
+        members=[members for _, members in groups],
+        counts=counts,
+    )
+
+
 def subgroup_table(
     frame: pd.DataFrame,
     y_true: Any,
@@ -68,7 +119,9 @@ def subgroup_table(
     not a subgroup anyone belongs to. ``share`` is the group's size over all rows passed in,
     unknowns included, so the shares of a table with unknowns sum to less than 1 and say how much
     of the data the table covers. Every group is bootstrapped with the same ``seed``, so a group's
-    interval depends only on its own rows, not on which other groups exist or pass ``min_count``.
+    interval depends only on its own rows, not on which other groups exist or pass ``min_count``
+    (fairlearn's ``MetricFrame(n_boot=...)`` resamples the whole frame instead, so there a
+    group's size and interval move with the others).
 
     Rates that a group cannot define are NaN, never 0: ``recall_female`` of an all-male group,
     ``precision_female`` and ``f1_macro`` of any group holding one true class only (there
@@ -77,91 +130,41 @@ def subgroup_table(
     """
     labels, _, predictions = checked_inputs(y_true, y_prob, threshold, frame)
     columns = group_columns(frame, by)
-    rates = {name: _rate(name) for name in _POINT_METRICS}
-    groups, by_group = grouped_metrics(frame, columns, labels, predictions, rates)
-    rows = []
-    for (key, members), (_, point) in zip(groups, by_group.iterrows(), strict=True):
-        if len(members) < min_count:
-            continue
-        both_classes = not (math.isnan(point["recall_female"]) or math.isnan(point["recall_male"]))
-        low, high = bootstrap_interval(
-            labels[members], predictions[members], "accuracy", n_boot=n_boot, seed=seed
-        )
-        rows.append(
-            {
-                **dict(zip(columns, key, strict=True)),
-                "n": len(members),
-                "accuracy": point["accuracy"],
-                "accuracy_low": low,
-                "accuracy_high": high,
-                "recall_male": point["recall_male"],
-                "recall_female": point["recall_female"],
-                "precision_female": point["precision_female"] if both_classes else math.nan,
-                "f1_macro": (point["f1_male"] + point["f1_female"]) / 2
-                if both_classes
-                else math.nan,
-                "error_rate": 1 - point["accuracy"],
-                "share": len(members) / len(frame),
-            }
-        )
-    table = pd.DataFrame(rows, columns=[*columns, *SUBGROUP_COLUMNS])
-    table["n"] = table["n"].astype(np.int64)
+    groups = count_groups(frame, columns, labels, predictions)
+    kept = [row for row, members in enumerate(groups.members) if len(members) >= min_count]
+    rates = {name: values[kept] for name, values in groups.rates().items()}
+    sizes = groups.sizes[kept]
+    intervals = np.array(
+        [
+            bootstrap_interval(
+                labels[groups.members[row]],
+                predictions[groups.members[row]],
+                "accuracy",
+                n_boot=n_boot,
+                seed=seed,
+            )
+            for row in kept
+        ],
+        dtype=np.float64,
+    ).reshape(-1, 2)
+    both_classes = ~(np.isnan(rates["recall_female"]) | np.isnan(rates["recall_male"]))
+    table = pd.DataFrame(
+        {
+            **groups.key_columns(kept),
+            "n": sizes,
+            "accuracy": rates["accuracy"],
+            "accuracy_low": intervals[:, 0],
+            "accuracy_high": intervals[:, 1],
+            "recall_male": rates["recall_male"],
+            "recall_female": rates["recall_female"],
+            "precision_female": np.where(both_classes, rates["precision_female"], np.nan),
+            "f1_macro": np.where(both_classes, (rates["f1_male"] + rates["f1_female"]) / 2, np.nan),
+            "error_rate": 1 - rates["accuracy"],
+            "share": sizes / len(frame),
+        },
+        columns=[*columns, *SUBGROUP_COLUMNS],
+    )
     return typed_like(table, frame, columns)
-
-
-_POINT_METRICS = (
-    "accuracy",
-    "recall_male",
-    "recall_female",
-    "precision_female",
-    "f1_male",
-    "f1_female",
-)
-
-
-def _rate(name: str) -> Callable[[np.ndarray, np.ndarray], float]:
-    """A MetricFrame metric computed from confusion counts, so an undefined rate is NaN, not 0,
-    and the figures equal the bootstrap's to the last digit."""
-
-    def metric(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-        return float(rates_from_counts(*confusion_counts(y_true, y_pred))[name])
-
-    metric.__name__ = name
-    return metric
-
-
-def grouped_metrics(
-    frame: pd.DataFrame,
-    columns: list[str],
-    labels: np.ndarray,
-    predictions: np.ndarray,
-    metrics: dict[str, Callable],
-) -> tuple[list[tuple[tuple[Any, ...], np.ndarray]], pd.DataFrame]:
-    """fairlearn's ``MetricFrame`` per group of ``columns``, in the frame's category order.
-
-    Returns the groups (key, row positions) beside ``by_group`` row for row: the positions feed
-    the per-group bootstrap, which MetricFrame does not do. Rows with an unknown group value
-    form no group. fairlearn would sort the groups as strings; they are put back in category
-    order here so "3-12" follows "0-2".
-    """
-    groups = iter_groups(frame, columns)
-    known = frame[columns].notna().all(axis=1).to_numpy()
-    if not known.any():
-        return groups, pd.DataFrame(columns=list(metrics))
-    features = frame.loc[known, columns].reset_index(drop=True)
-    metric_frame = MetricFrame(
-        metrics=metrics,
-        y_true=labels[known],
-        y_pred=predictions[known],
-        sensitive_features=features[columns[0]] if len(columns) == 1 else features,
-    )
-    order = [tuple(str(part) for part in key) for key, _ in groups]
-    index = (
-        pd.MultiIndex.from_tuples(order, names=columns)
-        if len(columns) > 1
-        else pd.Index([key[0] for key in order], name=columns[0])
-    )
-    return groups, metric_frame.by_group.reindex(index)
 
 
 def group_name(key: Any) -> str:
