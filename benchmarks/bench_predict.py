@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--model")
     parser.add_argument("--n", type=int, default=2000, help="cropped faces to classify")
     parser.add_argument("--crops", help="a second folder of face crops (e.g. FairFace's train/)")
-    parser.add_argument("--photos", type=int, default=30)
+    parser.add_argument("--photos", type=int, default=60)
     parser.add_argument("--run", help="a run folder: also measure detection-mode accuracy")
     parser.add_argument("--workers", type=int, help="as for facegen predict (default: all cores)")
     args = parser.parse_args()

@@ -203,8 +203,8 @@ def test_a_failure_while_reading_ahead_reaches_the_caller(photos, model_path, mo
 
     monkeypatch.setattr(classify, "analyse_files", broken)
     with pytest.raises(RuntimeError, match="detector exploded"):
-        classify.classify_files(
-            collect_inputs([str(photos)]), load_model(model_path), progress=False
+        classify.classify_files(  # one worker: the files are read ahead on a thread
+            collect_inputs([str(photos)]), load_model(model_path), progress=False, workers=1
         )
 
 

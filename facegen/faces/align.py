@@ -59,13 +59,17 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, size: int = ALIGNED_SIZ
     """The face warped into UTKFace's frame, ``size`` x ``size``, same channels as ``image``.
 
     A large face is first shrunk by area averaging, as UTKFace's own crops were downsampled, so
-    the warp itself never skips pixels (bilinear sampling aliases below half size). Where the
-    frame reaches past the photo, the photo's edge is mirrored, as the training augmentation
-    fills its borders: a black band would be a pattern the model never saw.
+    the warp itself never skips pixels (bilinear sampling aliases below half size); in a photo,
+    only the part the frame covers is shrunk. Where the frame reaches past the photo, the photo's
+    edge is mirrored, as the training augmentation fills its borders: a black band would be a
+    pattern the model never saw.
     """
     points = np.asarray(landmarks, dtype=np.float64).reshape(-1, 2)
-    factor = _scale(alignment_matrix(points, size))
+    matrix = alignment_matrix(points, size)
+    factor = _scale(matrix)
     if factor < 0.9:
+        image, offset = _covered(image, matrix, size, margin=2 / factor + 2)
+        points = points - offset
         height, width = image.shape[:2]
         shrunk = (max(1, round(width * factor)), max(1, round(height * factor)))
         image = cv2.resize(image, shrunk, interpolation=cv2.INTER_AREA)
@@ -78,6 +82,24 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, size: int = ALIGNED_SIZ
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REFLECT_101,
     )
+
+
+def _covered(
+    image: np.ndarray, matrix: np.ndarray, size: int, margin: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The part of ``image`` that the ``size`` x ``size`` frame of ``matrix`` samples, with
+    ``margin`` pixels around it, and its top-left corner. Shrinking a whole photo for each of its
+    faces cost more than finding them. A crop, where the face is a quarter of the image or more,
+    is shrunk whole, as the faces the model was chosen on were."""
+    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], dtype=np.float64)
+    inverse = cv2.invertAffineTransform(matrix)
+    footprint = corners @ inverse[:, :2].T + inverse[:, 2]
+    height, width = image.shape[:2]
+    left, top = np.maximum(np.floor(footprint.min(axis=0) - margin), 0).astype(int)
+    right, bottom = np.minimum(np.ceil(footprint.max(axis=0) + margin), [width, height]).astype(int)
+    if right <= left or bottom <= top or (right - left) * (bottom - top) > 0.25 * width * height:
+        return image, np.zeros(2)
+    return image[top:bottom, left:right], np.array([left, top], dtype=np.float64)
 
 
 def _scale(matrix: np.ndarray) -> float:

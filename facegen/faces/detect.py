@@ -47,8 +47,10 @@ same face found twice."""
 _STRIDES = (8, 16, 32)
 _ANCHOR_SIDES = ((16, 32), (64, 128), (256, 512))
 _VARIANCES = (0.1, 0.2)
-_BGR_MEAN = np.array([104, 117, 123], np.float32)  # the training images' mean, BGR order
-_BATCH = 64  # same-size images per detector call
+_BGR_MEAN = (104, 117, 123)  # the training images' mean, BGR order
+_BATCH_PIXELS = 1 << 21
+"""Pixels per detector call, at most (a crop's batch holds 128 of them, a photo's one or two):
+enough to keep the network busy, and the input stays a few tens of megabytes."""
 _THREADS = {"intra_op": 0}  # 0: onnxruntime's default, one thread per core
 
 
@@ -117,9 +119,10 @@ def _detect(images, min_confidence, scale_for) -> list[list[DetectedFace]]:
         resized.append(small)
         scales.append(scale)
         by_shape.setdefault(small.shape, []).append(index)
-    for indices in by_shape.values():
-        for start in range(0, len(indices), _BATCH):
-            chunk = indices[start : start + _BATCH]
+    for shape, indices in by_shape.items():
+        batch = max(1, _BATCH_PIXELS // (shape[0] * shape[1]))
+        for start in range(0, len(indices), batch):
+            chunk = indices[start : start + batch]
             boxes, scores, points = _forward(np.stack([resized[i] for i in chunk]))
             for row, index in enumerate(chunk):
                 found[index] = _faces(boxes[row], scores[row], points[row], min_confidence,
@@ -129,8 +132,9 @@ def _detect(images, min_confidence, scale_for) -> list[list[DetectedFace]]:
 
 def _forward(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Boxes (x, y, w, h), face scores and landmarks (5, 2) for every anchor, in batch pixels."""
-    inputs = (batch[..., ::-1].astype(np.float32) - _BGR_MEAN).transpose(0, 3, 1, 2)
-    offsets, scores, points = _session().run(None, {"input": np.ascontiguousarray(inputs)})
+    # RGB to BGR, less the training mean, channels first: what the network was trained on.
+    inputs = cv2.dnn.blobFromImages(list(batch), 1.0, None, _BGR_MEAN, swapRB=True, crop=False)
+    offsets, scores, points = _session().run(None, {"input": inputs})
     anchors = _anchors(*batch.shape[1:3])
     centres, sides = anchors[:, :2], anchors[:, 2:]
     centre = centres + offsets[..., :2] * _VARIANCES[0] * sides

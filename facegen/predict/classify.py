@@ -28,6 +28,10 @@ OK, NO_FACE, ERROR = "ok", "no face", "error"
 
 
 _CHUNK = 32
+"""Files handed to a worker at once: enough to batch the detector and the model..."""
+_PHOTO_CHUNK = 4
+"""...but photos, each costing as much as dozens of crops, go a few at a time, so that every
+worker stays busy to the end of a batch."""
 
 
 @dataclass
@@ -141,9 +145,9 @@ def _analysed(
     the workers' start-up.
     """
     readable = [item for item in inputs if item.problem is None]
+    step = _CHUNK if cropped else _PHOTO_CHUNK
     chunks = [
-        [str(item.path) for item in readable[i : i + _CHUNK]]
-        for i in range(0, len(readable), _CHUNK)
+        [str(item.path) for item in readable[i : i + step]] for i in range(0, len(readable), step)
     ]
     analyse = functools.partial(analyse_files, size=size, cropped=cropped)
     if workers > 1 and len(chunks) > 1:
