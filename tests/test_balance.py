@@ -9,9 +9,9 @@ import pytest
 
 from facegen.modeling.balance import (
     DecisionShift,
+    accuracy_and_recalls,
     balanced_model,
     balancing_offset,
-    figures,
     shifted,
     with_decision_shift,
 )
@@ -21,7 +21,7 @@ from facegen.modeling.saving import load_model, save_model
 
 
 def recalls(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
-    rates = figures(labels, scores)
+    rates = accuracy_and_recalls(labels, scores)
     return rates["recall_female"], rates["recall_male"]
 
 

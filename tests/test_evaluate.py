@@ -10,7 +10,7 @@ import pytest
 from facegen import config
 from facegen.evaluation import metrics
 from facegen.evaluation.calibration import expected_calibration_error, reliability_table
-from facegen.evaluation.errors import most_confident_errors
+from facegen.evaluation.confident_errors import most_confident_errors
 from facegen.evaluation.fairness import equal_rates_reference, fairness_summary
 from facegen.evaluation.metrics import (
     bootstrap_interval,

@@ -26,7 +26,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from facegen import config
 from facegen.data.frame import age_band
 from facegen.evaluation.calibration import expected_calibration_error, reliability_table
-from facegen.evaluation.errors import most_confident_errors
+from facegen.evaluation.confident_errors import most_confident_errors
 from facegen.evaluation.subgroups import subgroup_table
 from facegen.reporting import plots
 from facegen.reporting.plots.faces import FACE_CELL

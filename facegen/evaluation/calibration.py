@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from facegen.evaluation.inputs import checked_inputs
+from facegen.evaluation.input_checks import checked_inputs
 from facegen.evaluation.metrics import ratio
 
 

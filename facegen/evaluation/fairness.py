@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from facegen.evaluation.inputs import checked_inputs, group_columns
+from facegen.evaluation.input_checks import checked_inputs, group_columns
 from facegen.evaluation.metrics import ratio
 from facegen.evaluation.subgroups import count_groups, group_name, typed_like
 

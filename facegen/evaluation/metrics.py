@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support, roc_auc_score
 
 from facegen import config
-from facegen.evaluation.inputs import as_labels, checked_inputs, same_length
+from facegen.evaluation.input_checks import as_labels, checked_inputs, same_length
 
 BOOTSTRAP_METRICS = (
     "accuracy",

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from facegen.evaluation.inputs import checked_inputs, group_columns
+from facegen.evaluation.input_checks import checked_inputs, group_columns
 from facegen.evaluation.metrics import bootstrap_interval, confusion_counts, rates_from_counts
 
 SUBGROUP_COLUMNS = (

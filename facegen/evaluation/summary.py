@@ -10,7 +10,7 @@ import pandas as pd
 
 from facegen.evaluation.calibration import expected_calibration_error, reliability_table
 from facegen.evaluation.fairness import FAIRNESS_ATTRIBUTES, fairness_summary
-from facegen.evaluation.inputs import checked_inputs
+from facegen.evaluation.input_checks import checked_inputs
 from facegen.evaluation.metrics import (
     bootstrap_interval,
     bootstrap_intervals,

@@ -17,7 +17,7 @@ import numpy as np
 from fairlearn.postprocessing import ThresholdOptimizer
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from facegen.evaluation.inputs import as_labels, as_probabilities
+from facegen.evaluation.input_checks import as_labels, as_probabilities
 from facegen.evaluation.metrics import confusion_counts, rates_from_counts
 
 

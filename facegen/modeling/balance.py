@@ -44,7 +44,7 @@ def threshold_for(offset: float) -> float:
     return float(1 / (1 + np.exp(offset)))
 
 
-def figures(labels: np.ndarray, scores: np.ndarray) -> dict[str, float | None]:
+def accuracy_and_recalls(labels: np.ndarray, scores: np.ndarray) -> dict[str, float | None]:
     """Accuracy and recall for women and for men at 0.5 (None where a gender is absent), from
     the evaluation's own confusion counts."""
     predicted = (np.asarray(scores) >= 0.5).astype(np.int8)
@@ -106,7 +106,7 @@ def balancing_offset(view_probabilities: Any, labels: Any, *, iterations: int = 
         raise ValueError("balancing needs faces of both genders")
 
     def difference(offset: float) -> float:
-        rates = figures(labels, shifted(probabilities, offset))
+        rates = accuracy_and_recalls(labels, shifted(probabilities, offset))
         return rates["recall_female"] - rates["recall_male"]
 
     low, high = -_REACH, _REACH
@@ -119,8 +119,8 @@ def balancing_offset(view_probabilities: Any, labels: Any, *, iterations: int = 
     offset = (start + end) / 2
     return Balance(
         offset=float(offset),
-        before=figures(labels, shifted(probabilities, 0.0)),
-        after=figures(labels, shifted(probabilities, offset)),
+        before=accuracy_and_recalls(labels, shifted(probabilities, 0.0)),
+        after=accuracy_and_recalls(labels, shifted(probabilities, offset)),
     )
 
 
@@ -174,7 +174,7 @@ def balanced_model(
     labels = np.asarray(val_labels).astype(int).reshape(-1)
     if len(np.unique(labels)) < 2:  # a tiny run's validation split can hold one gender only
         scores = shifted(probabilities, 0.0)
-        unmoved = figures(labels, scores)
+        unmoved = accuracy_and_recalls(labels, scores)
         balance = Balance(
             0.0, unmoved, unmoved, note="left at 0.5: the validation split has one gender"
         )

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from facegen import config
-from facegen.evaluation.inputs import checked_inputs, group_columns
+from facegen.evaluation.input_checks import checked_inputs, group_columns
 from facegen.evaluation.subgroups import iter_groups, typed_like
 
 
