@@ -24,13 +24,14 @@ def main() -> None:
     os.environ["FACEGEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="facegen-bench-")
 
     from facegen.data.dataset import load_dataset
+    from facegen.data.frame import RowStatus
     from facegen.data.utkface import load_frame
     from facegen.faces.cache import load_faces, preprocess_files
 
     start = time.perf_counter()
     frame = load_frame(args.data_dir, download=False)
     scan_cold = time.perf_counter() - start
-    paths = frame.loc[frame["status"].eq("ok"), "path"].tolist()
+    paths = frame.loc[frame["status"].eq(RowStatus.OK), "path"].tolist()
 
     timings = {}
     for workers in (1, os.cpu_count() or 1):
@@ -48,7 +49,7 @@ def main() -> None:
         dataset = load_dataset(args.data_dir, download=False, progress=False)
         warm.append(time.perf_counter() - start)
     start = time.perf_counter()
-    load_faces(dataset.frame, progress=False)
+    load_faces(dataset.used, progress=False)
     warm_arrays = time.perf_counter() - start
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

@@ -68,7 +68,7 @@ def make_photos(wild_dir: Path, folder: Path, n: int, seed: int) -> list[Path]:
 def wild_accuracy(model, aligned_dir: Path, run_dir: Path, workers: int | None) -> None:
     import pandas as pd
 
-    from facegen.predict.classify import classify_files
+    from facegen.predict.classify import PredictStatus, classify_files
     from facegen.predict.inputs import collect_inputs
 
     split = pd.read_csv(run_dir / "split.csv", dtype=str)
@@ -86,7 +86,7 @@ def wild_accuracy(model, aligned_dir: Path, run_dir: Path, workers: int | None) 
         found[label] = {
             n: ("female" if r.probabilities[0] >= 0.5 else "male")
             for n, r in zip(names, results, strict=True)
-            if r.status == "ok"
+            if r.status == PredictStatus.OK
         }
     detected = found["detected in crop_part1"]
     print(f"test-split faces in crop_part1: {len(names)}; a face was found in {len(detected)}")
@@ -110,8 +110,9 @@ def main() -> None:
         parser.error("pass --data-dir or set FACEGEN_DATA_DIR to the aligned UTKFace folder")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from facegen import config
+    from facegen.faces.framing import Framing
     from facegen.modeling.inference import predict_proba
-    from facegen.predict.classify import analyse_file, classify_files
+    from facegen.predict.classify import PredictStatus, analyse_file, classify_files
     from facegen.predict.inputs import collect_inputs
 
     scratch = tempfile.TemporaryDirectory()
@@ -132,8 +133,8 @@ def main() -> None:
                 inputs, model, cropped=True, progress=False, views=views, workers=workers
             )
             seconds = time.perf_counter() - start
-            faces = sum(len(r.boxes) for r in results if r.status == "ok")
-            aligned = sum(r.framing == ["aligned"] for r in results)
+            faces = sum(len(r.boxes) for r in results if r.status == PredictStatus.OK)
+            aligned = sum(r.framing == [Framing.ALIGNED] for r in results)
             print(
                 f"cropped {name}, {label}: {faces:,} faces ({aligned:,} aligned) in "
                 f"{seconds:.2f} s = {faces / seconds:,.0f} faces/s"
@@ -146,7 +147,7 @@ def main() -> None:
             collect_inputs([str(p) for p in photos]), model, progress=False, workers=workers
         )
         seconds = time.perf_counter() - start
-        faces = sum(len(r.boxes) for r in batch if r.status == "ok")
+        faces = sum(len(r.boxes) for r in batch if r.status == PredictStatus.OK)
         print(
             f"photos as a batch (1280x960, 3 faces each): {len(photos) / seconds:.1f} photos/s, "
             f"{faces / seconds:.1f} faces/s; {faces} of {3 * len(photos)} faces found"

@@ -40,7 +40,7 @@ def main() -> None:
     from facegen.faces.align import TEMPLATE
     from facegen.faces.decode import decode_gray, decode_rgb
     from facegen.faces.detect import central_face, detect_in_crops
-    from facegen.faces.framing import ALIGNED, frame_crops
+    from facegen.faces.framing import Framing, frame_crops
     from facegen.faces.preprocess import preprocess_face
 
     rng = random.Random(args.seed)
@@ -71,7 +71,7 @@ def main() -> None:
     start = time.perf_counter()
     framed = frame_crops(rgbs, grays)
     seconds = time.perf_counter() - start
-    aligned = [f.framing == ALIGNED for f in framed]
+    aligned = [f.framing == Framing.ALIGNED for f in framed]
     correlation = [
         np.corrcoef(f.face.ravel().astype(float), preprocess_face(g).ravel().astype(float))[0, 1]
         for f, g, ok in zip(framed, grays, aligned, strict=True)
@@ -98,9 +98,10 @@ def main() -> None:
         start = time.perf_counter()
         framed_files = frame_files(usable["file"].tolist(), usable["path"].tolist(), cache=False)
         seconds = time.perf_counter() - start
-        share = framed_files.framing.count(ALIGNED) / len(usable)
+        n_aligned = framed_files.framing.count(Framing.ALIGNED)
+        share = n_aligned / len(usable)
         print(
-            f"{collection.name}: {framed_files.framing.count(ALIGNED):,} of {len(usable):,} files "
+            f"{collection.name}: {n_aligned:,} of {len(usable):,} files "
             f"aligned from landmarks ({100 * share:.2f}%), {len(framed_files.errors)} unreadable; "
             f"{1000 * seconds / len(usable):.1f} ms a file"
         )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from facegen import DataNotFoundError, load_dataset
-from facegen.data.dataset import UNREADABLE
+from facegen.data.frame import RowStatus
 from facegen.errors import BadInputError
 from tests.conftest import cmyk_jpeg_bytes, jpeg_bytes, png_bytes, synthetic_face, utk_name
 
@@ -43,7 +43,7 @@ def test_every_trap_is_counted(trap_folder):
         "identical files with conflicting labels": 2,
         "label out of range: gender 3": 1,
         "name does not follow {age}_{gender}_{race}_{datetime}": 1,
-        UNREADABLE: 3,
+        RowStatus.UNREADABLE: 3,
     }
     assert q.kept_with_notes.to_dict() == {
         "no dot before the extension": 1,

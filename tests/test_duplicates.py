@@ -2,8 +2,7 @@
 
 import pandas as pd
 
-from facegen.data.duplicates import CONFLICTING_DUPLICATE, DUPLICATE_COPY
-from facegen.data.frame import OK
+from facegen.data.frame import RowStatus
 from facegen.data.quality import quality_report
 from facegen.data.utkface import load_frame, scan_folder
 from tests.conftest import jpeg_bytes, synthetic_face, utk_name
@@ -23,7 +22,7 @@ def test_identical_copies_with_same_labels_keep_one(tmp_path):
     b = _write(tmp_path, utk_name(30, 0, 1, 2), seed=7)
     c = _write(tmp_path, utk_name(30, 0, 1, 3), seed=7)
     status = _status(load_frame(tmp_path))
-    assert status == {a: OK, b: DUPLICATE_COPY, c: DUPLICATE_COPY}
+    assert status == {a: RowStatus.OK, b: RowStatus.DUPLICATE_COPY, c: RowStatus.DUPLICATE_COPY}
 
 
 def test_conflicting_gender_excludes_every_copy(tmp_path):
@@ -31,7 +30,11 @@ def test_conflicting_gender_excludes_every_copy(tmp_path):
     b = _write(tmp_path, utk_name(30, 1, 1, 2), seed=7)
     other = _write(tmp_path, utk_name(30, 1, 1, 3), seed=8)
     frame = load_frame(tmp_path)
-    assert _status(frame) == {a: CONFLICTING_DUPLICATE, b: CONFLICTING_DUPLICATE, other: OK}
+    assert _status(frame) == {
+        a: RowStatus.CONFLICTING_DUPLICATE,
+        b: RowStatus.CONFLICTING_DUPLICATE,
+        other: RowStatus.OK,
+    }
     assert "disagree on gender" in frame.set_index("file").at[a, "note"]
 
 
@@ -39,7 +42,7 @@ def test_conflicting_ethnicity_and_age_band(tmp_path):
     race = [_write(tmp_path, utk_name(30, 0, r, r), seed=1) for r in (1, 2)]
     band = [_write(tmp_path, utk_name(a, 0, 1, 10 + a), seed=2) for a in (29, 30)]
     frame = load_frame(tmp_path).set_index("file")
-    assert set(frame.loc[race + band, "status"]) == {CONFLICTING_DUPLICATE}
+    assert set(frame.loc[race + band, "status"]) == {RowStatus.CONFLICTING_DUPLICATE}
     assert frame.loc[race, "note"].str.contains("ethnicity").all()
     assert frame.loc[band, "note"].str.contains("age_band").all()
 
@@ -48,14 +51,16 @@ def test_ages_within_one_band_are_not_a_conflict(tmp_path):
     a = _write(tmp_path, utk_name(31, 0, 1, 1), seed=3)
     b = _write(tmp_path, utk_name(33, 0, 1, 2), seed=3)
     frame = load_frame(tmp_path).set_index("file")
-    assert frame.at[a, "status"] == OK and frame.at[b, "status"] == DUPLICATE_COPY
+    assert (
+        frame.at[a, "status"] == RowStatus.OK and frame.at[b, "status"] == RowStatus.DUPLICATE_COPY
+    )
     assert frame.at[a, "note"] == "copies give ages 31, 33 (kept 31)"
 
 
 def test_known_ethnicity_is_preferred_to_a_missing_one(tmp_path):
     missing = _write(tmp_path, utk_name(30, 0, None, 1), seed=4)
     known = _write(tmp_path, utk_name(30, 0, 3, 2), seed=4)
-    assert _status(load_frame(tmp_path)) == {missing: DUPLICATE_COPY, known: OK}
+    assert _status(load_frame(tmp_path)) == {missing: RowStatus.DUPLICATE_COPY, known: RowStatus.OK}
 
 
 def test_quality_report_counts_groups_and_reasons(tmp_path):
@@ -70,8 +75,8 @@ def test_quality_report_counts_groups_and_reasons(tmp_path):
     assert report.duplicate_groups == 2 and report.duplicate_files == 4
     assert report.conflicting_groups == 1
     assert report.excluded.to_dict() == {
-        CONFLICTING_DUPLICATE: 2,
-        DUPLICATE_COPY: 1,
+        RowStatus.CONFLICTING_DUPLICATE: 2,
+        RowStatus.DUPLICATE_COPY: 1,
         "name does not follow {age}_{gender}_{race}_{datetime}": 1,
     }
     assert "notes.txt" in set(report.details["file"])

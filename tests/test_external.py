@@ -14,15 +14,12 @@ import pytest
 from facegen import config
 from facegen.cli import main
 from facegen.data.external import (
-    MISSING_FILE,
-    UNKNOWN_AGE,
-    UNKNOWN_GENDER,
     CollectionError,
     describe,
     external_halves,
     read_collection,
 )
-from facegen.data.frame import OK
+from facegen.data.frame import RowStatus
 
 from .conftest import astronaut_face, rgb_jpeg_bytes, rgb_png_bytes
 
@@ -57,7 +54,11 @@ def check_fairface(collection) -> None:
     assert list(frame["age_band"].cat.categories) == [
         "0-2", "3-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70+",
     ]  # fmt: skip
-    assert frame["status"].tolist() == [OK] * 4 + [UNKNOWN_AGE, UNKNOWN_GENDER, MISSING_FILE]
+    assert frame["status"].tolist() == [RowStatus.OK] * 4 + [
+        RowStatus.UNKNOWN_AGE,
+        RowStatus.UNKNOWN_GENDER,
+        RowStatus.MISSING_FILE,
+    ]
     assert frame.loc["val/5.jpg", "note"] == "age bin '45-50'"
     assert frame.loc["val/6.jpg", "note"] == "gender 'Unknown'"
     assert frame["gender"].astype(object).tolist()[:5] == [
@@ -69,7 +70,11 @@ def check_fairface(collection) -> None:
     ]  # fmt: skip
     assert frame.loc["val/1.jpg", "path"] == str(collection.root / "val" / "1.jpg")
     assert len(collection.usable) == 4
-    assert collection.problems().to_dict() == {UNKNOWN_AGE: 1, UNKNOWN_GENDER: 1, MISSING_FILE: 1}
+    assert collection.problems().to_dict() == {
+        RowStatus.UNKNOWN_AGE: 1,
+        RowStatus.UNKNOWN_GENDER: 1,
+        RowStatus.MISSING_FILE: 1,
+    }
 
 
 def test_fairface_is_read_from_its_folder_or_its_csv(fairface):
@@ -99,7 +104,7 @@ def test_female_and_male_folders_take_every_image_below_them(tmp_path):
     frame = collection.frame.sort_values("file")
     assert frame["file"].tolist() == ["Female/2024/b.PNG", "Female/a.jpg", "male/c.jpeg"]
     assert frame["gender"].astype(object).tolist() == ["female", "female", "male"]
-    assert (frame["status"] == OK).all() and frame["ethnicity"].isna().all()
+    assert (frame["status"] == RowStatus.OK).all() and frame["ethnicity"].isna().all()
 
 
 def test_a_plain_csv_reads_genders_ages_and_ethnicities_and_flags_the_rest(tmp_path):
@@ -125,11 +130,16 @@ def test_a_plain_csv_reads_genders_ages_and_ethnicities_and_flags_the_rest(tmp_p
     ]  # fmt: skip
     assert frame.loc["a.jpg", "age"] == 25 and frame.loc["a.jpg", "age_band"] == "20-29"
     assert frame.loc["b.jpg", "age_band"] == "3-12" and pd.isna(frame.loc["b.jpg", "ethnicity"])
-    assert pd.isna(frame.loc["c.jpg", "age"]) and frame.loc["c.jpg", "status"] == OK  # no age
-    assert frame.loc["d.jpg", "status"] == UNKNOWN_AGE and frame.loc["d.jpg", "note"] == "age 'two'"
-    assert frame.loc["e.jpg", "status"] == UNKNOWN_AGE  # older than anyone in UTKFace
-    assert frame.loc["f.jpg", "status"] == UNKNOWN_GENDER
-    assert frame.loc["g.jpg", "status"] == MISSING_FILE
+    assert (
+        pd.isna(frame.loc["c.jpg", "age"]) and frame.loc["c.jpg", "status"] == RowStatus.OK
+    )  # no age
+    assert (
+        frame.loc["d.jpg", "status"] == RowStatus.UNKNOWN_AGE
+        and frame.loc["d.jpg", "note"] == "age 'two'"
+    )
+    assert frame.loc["e.jpg", "status"] == RowStatus.UNKNOWN_AGE  # older than anyone in UTKFace
+    assert frame.loc["f.jpg", "status"] == RowStatus.UNKNOWN_GENDER
+    assert frame.loc["g.jpg", "status"] == RowStatus.MISSING_FILE
     assert sorted(frame["ethnicity"].dropna().unique()) == ["Andean", "Nordic"]
     assert list(collection.usable["file"]) == ["a.jpg", "b.jpg", "c.jpg"]
 

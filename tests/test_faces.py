@@ -22,7 +22,7 @@ from facegen.faces.decode import (
     decode_rgb,
     header_dimensions,
 )
-from facegen.faces.framing import ALIGNED, WHOLE_IMAGE, frame_crops
+from facegen.faces.framing import Framing, frame_crops
 from facegen.faces.preprocess import model_input
 
 from .conftest import (
@@ -180,7 +180,7 @@ def test_crops_are_aligned_at_any_size_or_used_whole():
     rgbs = [utk_like, overfilled, cv2.cvtColor(brick, cv2.COLOR_GRAY2RGB)]
     framed = frame_crops(rgbs, [gray_of(image) for image in rgbs])
 
-    assert [f.framing for f in framed] == [ALIGNED, ALIGNED, WHOLE_IMAGE]
+    assert [f.framing for f in framed] == [Framing.ALIGNED, Framing.ALIGNED, Framing.WHOLE_IMAGE]
     assert all(
         f.face.shape == (config.IMAGE_SIZE,) * 2 and f.face.dtype == np.uint8 for f in framed
     )

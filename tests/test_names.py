@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from facegen import config
-from facegen.data.frame import age_band
-from facegen.data.utkface import INVALID_LABEL, NOT_A_UTKFACE_NAME, parse_name
+from facegen.data.frame import RowStatus, age_band
+from facegen.data.utkface import parse_name
 
 
 def test_standard_name():
@@ -35,7 +35,7 @@ def test_missing_dot_before_extension_is_kept_with_note():
 def test_gender_out_of_range_is_excluded():
     # crop_part1 holds 61_3_...: with a field missing, "3" sits where the gender should be.
     parsed = parse_name("61_3_20170109150557335.jpg.chip.jpg")
-    assert parsed.error.startswith(INVALID_LABEL)
+    assert parsed.error.startswith(RowStatus.INVALID_LABEL)
     assert "gender 3" in parsed.error
 
 
@@ -52,7 +52,7 @@ def test_other_labels_out_of_range(name, problem):
 
 @pytest.mark.parametrize("name", ["README.txt", "face.jpg", "_1_2_2017.jpg", "a_b_c_d.jpg"])
 def test_names_outside_the_pattern(name):
-    assert parse_name(name).error == NOT_A_UTKFACE_NAME
+    assert parse_name(name).error == RowStatus.NOT_A_UTKFACE_NAME
 
 
 @pytest.mark.parametrize("name", ["30_0_1_20170116232725357.jpg", "30_0_1_20170116232725357.png"])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from facegen import load_dataset
-from facegen.data.duplicates import CONFLICTING_DUPLICATE, DUPLICATE_COPY
+from facegen.data.frame import RowStatus
 
 pytestmark = pytest.mark.realdata
 
@@ -29,7 +29,10 @@ def real(real_data_dir, tmp_path_factory):
 def test_counts_found_kept_and_excluded(real):
     q = real[0].quality
     assert q.found == 23_708
-    assert q.excluded.to_dict() == {DUPLICATE_COPY: 193, CONFLICTING_DUPLICATE: 322}
+    assert q.excluded.to_dict() == {
+        RowStatus.DUPLICATE_COPY: 193,
+        RowStatus.CONFLICTING_DUPLICATE: 322,
+    }
     assert q.used == 23_708 - 193 - 322 == 23_193
     assert (q.duplicate_groups, q.duplicate_files, q.conflicting_groups) == (345, 702, 158)
     assert q.kept_with_notes.to_dict() == {
@@ -90,7 +93,7 @@ def test_a_face_from_a_larger_crop_lands_where_its_training_face_sits(real_data_
     import numpy as np
 
     from facegen.faces.decode import decode_gray, decode_rgb
-    from facegen.faces.framing import ALIGNED, frame_crops
+    from facegen.faces.framing import Framing, frame_crops
 
     large = real_data_dir.parent / "crop_part1"
     if not large.is_dir():
@@ -104,7 +107,7 @@ def test_a_face_from_a_larger_crop_lands_where_its_training_face_sits(real_data_
     scores = [
         np.corrcoef(a.face.ravel().astype(float), b.face.ravel().astype(float))[0, 1]
         for a, b in zip(framed(large), framed(real_data_dir), strict=True)
-        if a.framing == b.framing == ALIGNED
+        if a.framing == b.framing == Framing.ALIGNED
     ]
     assert len(scores) >= 140
     assert np.median(scores) > 0.9

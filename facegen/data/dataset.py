@@ -19,7 +19,7 @@ import pandas as pd
 
 from facegen import config
 from facegen.atomic import atomic_path
-from facegen.data.frame import OK
+from facegen.data.frame import RowStatus
 from facegen.data.near_duplicates import near_duplicate_groups
 from facegen.data.quality import QualityReport, quality_report
 from facegen.data.split import assign_splits, write_split
@@ -27,12 +27,10 @@ from facegen.data.utkface import load_frame
 from facegen.errors import BadInputError
 from facegen.faces.batch import frame_files
 from facegen.faces.cache import cache_key, load_faces
-from facegen.faces.framing import WHOLE_IMAGE
+from facegen.faces.framing import Framing
 from facegen.faces.preprocess import model_input
 
 log = logging.getLogger(__name__)
-
-UNREADABLE = "unreadable image"
 
 
 @dataclass
@@ -182,12 +180,13 @@ def load_dataset(
     image_size = config.check_image_size(image_size)
     frame = load_frame(data_dir, download=download)
     data_dir = Path(frame["path"].iat[0]).parent if len(frame) else Path(data_dir or ".")
-    faces = load_faces(frame, image_size, cache=cache, progress=progress)
+    usable = frame[frame["status"].eq(RowStatus.OK)]
+    faces = load_faces(usable, image_size, cache=cache, progress=progress)
     unreadable = frame["file"].isin(faces.errors)
-    frame.loc[unreadable, "status"] = UNREADABLE
+    frame.loc[unreadable, "status"] = RowStatus.UNREADABLE
     frame.loc[unreadable, "note"] = frame.loc[unreadable, "file"].map(faces.errors)
 
-    used = frame[frame["status"].eq(OK)]
+    used = frame[frame["status"].eq(RowStatus.OK)]
     if used.empty:
         raise BadInputError(
             f"No usable face images in {data_dir}: see the quality report.\n{quality_report(frame)}"
@@ -223,7 +222,7 @@ def _aligned(
         used["file"].tolist(), used["path"].tolist(), size, cache=cache, progress=progress
     )
     position = {name: i for i, name in enumerate(framed.files)}
-    images, framing = stored.copy(), [WHOLE_IMAGE] * len(used)
+    images, framing = stored.copy(), [Framing.WHOLE_IMAGE] * len(used)
     turn = np.full(len(used), np.nan)
     for row, name in enumerate(used["file"]):
         if name not in position:

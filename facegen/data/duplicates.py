@@ -10,12 +10,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from facegen.data.frame import OK
-
-DUPLICATE_COPY = "duplicate copy (another identical file kept)"
-
-
-CONFLICTING_DUPLICATE = "identical files with conflicting labels"
+from facegen.data.frame import RowStatus
 
 
 def fingerprint_file(path: str | os.PathLike) -> str:
@@ -33,7 +28,7 @@ def mark_duplicates(frame: pd.DataFrame) -> pd.DataFrame:
     A missing ethnicity does not conflict with a known one; the kept copy prefers full labels.
     """
     frame = frame.copy()
-    usable = frame["status"].eq(OK)
+    usable = frame["status"].eq(RowStatus.OK)
     copies = frame[usable & frame["fingerprint"].duplicated(keep=False)]
     status, note, group = frame["status"].tolist(), frame["note"].tolist(), [-1] * len(frame)
     position = {label: i for i, label in enumerate(frame.index)}
@@ -52,12 +47,12 @@ def mark_duplicates(frame: pd.DataFrame) -> pd.DataFrame:
         conflicts = [name for name in fields if distinct.at[fingerprint, name] > 1]
         if conflicts:
             for row in rows:
-                status[row] = CONFLICTING_DUPLICATE
+                status[row] = RowStatus.CONFLICTING_DUPLICATE
                 note[row] = _join(note[row], f"copies disagree on {', '.join(conflicts)}")
             continue
         keep, *drop = rows
         for row in drop:
-            status[row] = DUPLICATE_COPY
+            status[row] = RowStatus.DUPLICATE_COPY
             note[row] = _join(note[row], f"identical to {files[keep]}")
         group_ages = sorted({ages[row] for row in rows})
         if len(group_ages) > 1:

@@ -26,12 +26,8 @@ import numpy as np
 import pandas as pd
 
 from facegen import config
-from facegen.data.frame import OK, age_band
+from facegen.data.frame import RowStatus, age_band
 from facegen.errors import BadInputError, UsageError
-
-MISSING_FILE = "file not found"
-UNKNOWN_GENDER = "gender label not understood"
-UNKNOWN_AGE = "age label not understood"
 
 GENDER_WORDS = {
     "male": "male", "m": "male", "man": "male", "men": "male",
@@ -66,11 +62,11 @@ class Collection:
 
     @property
     def usable(self) -> pd.DataFrame:
-        return self.frame[self.frame["status"] == OK]
+        return self.frame[self.frame["status"] == RowStatus.OK]
 
     def problems(self) -> pd.Series:
         """How many listed faces could not be used, by reason."""
-        return self.frame.loc[self.frame["status"] != OK, "status"].value_counts()
+        return self.frame.loc[self.frame["status"] != RowStatus.OK, "status"].value_counts()
 
 
 def read_collection(path: str | os.PathLike, name: str | None = None) -> Collection:
@@ -129,8 +125,8 @@ def _fairface_frame(table: pd.DataFrame, root: Path) -> pd.DataFrame:
     races = [r for r in FAIRFACE_RACES if r in set(frame["ethnicity"].dropna())]
     extra = sorted(set(frame["ethnicity"].dropna()) - set(FAIRFACE_RACES))
     frame["ethnicity"] = pd.Categorical(frame["ethnicity"], categories=races + extra)
-    bad_age = ~known_bin & (frame["status"] == OK)
-    frame.loc[bad_age, "status"] = UNKNOWN_AGE
+    bad_age = ~known_bin & (frame["status"] == RowStatus.OK)
+    frame.loc[bad_age, "status"] = RowStatus.UNKNOWN_AGE
     frame.loc[bad_age, "note"] = "age bin " + table.loc[bad_age, "age"].map(repr)
     return frame
 
@@ -144,8 +140,8 @@ def _plain_frame(table: pd.DataFrame, root: Path) -> pd.DataFrame:
         ages = ages.where(~bad)
         frame["age"] = ages.round().astype("Int64")
         frame["age_band"] = age_band(ages.to_numpy(dtype=float, na_value=np.nan))
-        flagged = bad & (frame["status"] == OK)
-        frame.loc[flagged, "status"] = UNKNOWN_AGE
+        flagged = bad & (frame["status"] == RowStatus.OK)
+        frame.loc[flagged, "status"] = RowStatus.UNKNOWN_AGE
         frame.loc[flagged, "note"] = "age " + table.loc[flagged, "age"].map(repr)
     return frame
 
@@ -165,14 +161,14 @@ def _frame(files: pd.Series, root: Path, genders: pd.Series, ethnicity: pd.Serie
             ),
             "age": pd.array([pd.NA] * len(files), dtype="Int64"),
             "age_band": pd.Categorical([np.nan] * len(files), categories=[]),
-            "status": OK,
+            "status": RowStatus.OK,
             "note": "",
         }
     )
     exists = np.array([p.is_file() for p in paths], dtype=bool)
-    frame.loc[~exists, "status"] = MISSING_FILE
+    frame.loc[~exists, "status"] = RowStatus.MISSING_FILE
     unknown = words.isna().to_numpy() & exists
-    frame.loc[unknown, "status"] = UNKNOWN_GENDER
+    frame.loc[unknown, "status"] = RowStatus.UNKNOWN_GENDER
     frame.loc[unknown, "note"] = "gender " + genders[unknown].map(repr)
     if ethnicity is not None:
         frame["ethnicity"] = pd.Categorical(frame["ethnicity"])

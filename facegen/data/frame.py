@@ -4,12 +4,29 @@ statuses whatever the collection, so quality, duplicates, split and evaluation r
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import numpy as np
 import pandas as pd
 
 from facegen import config
 
-OK = "ok"
+
+class RowStatus(StrEnum):
+    """A row's ``status``: ``OK`` (the file is used) or why it is left out, in the words the
+    quality report and its per-file decisions show. Every source uses these, so the report reads
+    any collection alike. ``INVALID_LABEL`` is followed by the labels out of range
+    ("label out of range: gender 3")."""
+
+    OK = "ok"
+    NOT_A_UTKFACE_NAME = "name does not follow {age}_{gender}_{race}_{datetime}"
+    INVALID_LABEL = "label out of range"
+    DUPLICATE_COPY = "duplicate copy (another identical file kept)"
+    CONFLICTING_DUPLICATE = "identical files with conflicting labels"
+    UNREADABLE = "unreadable image"
+    MISSING_FILE = "file not found"
+    UNKNOWN_GENDER = "gender label not understood"
+    UNKNOWN_AGE = "age label not understood"
 
 
 FRAME_COLUMNS = (

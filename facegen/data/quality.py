@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from facegen.data.frame import OK
+from facegen.data.frame import RowStatus
 
 
 @dataclass(frozen=True)
@@ -83,16 +83,16 @@ def _kind_of_note(note: str) -> str:
 def quality_report(frame: pd.DataFrame) -> QualityReport:
     """Summarise the decisions recorded in ``frame`` (the rules: ``facegen.data.utkface`` and
     ``facegen.data.duplicates``)."""
-    used = frame["status"].eq(OK)
+    used = frame["status"].eq(RowStatus.OK)
     excluded = frame.loc[~used, "status"].value_counts().sort_index()
     kinds = frame.loc[used, "note"].map(_kind_of_note)
     kept_with_notes = kinds[kinds.ne("")].value_counts().sort_index()
     duplicates = frame[frame["dup_group"].ge(0)]
-    conflicting = duplicates["status"].str.startswith("identical files with conflicting")
+    conflicting = duplicates["status"].eq(RowStatus.CONFLICTING_DUPLICATE)
     details = frame.loc[~used | frame["note"].ne(""), ["file", "status", "note"]].rename(
         columns={"status": "decision"}
     )
-    details["decision"] = details["decision"].replace({OK: "kept"})
+    details["decision"] = details["decision"].replace({RowStatus.OK: "kept"})
     near = {}
     if "near_dup_group" in frame:
         sizes = frame["near_dup_group"].dropna().value_counts()

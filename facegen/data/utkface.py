@@ -19,17 +19,10 @@ import pandas as pd
 from facegen import config
 from facegen.atomic import atomic_write_text
 from facegen.data.duplicates import fingerprint_file, mark_duplicates
-from facegen.data.frame import FRAME_COLUMNS, OK, age_band
+from facegen.data.frame import FRAME_COLUMNS, RowStatus, age_band
 from facegen.errors import UsageError
 
 log = logging.getLogger(__name__)
-
-
-# Exclusion reasons, as they appear in the ``status`` column and the quality report.
-NOT_A_UTKFACE_NAME = "name does not follow {age}_{gender}_{race}_{datetime}"
-
-
-INVALID_LABEL = "label out of range"
 
 
 _STANDARD_SUFFIX = ".jpg.chip.jpg"
@@ -134,7 +127,7 @@ def parse_name(name: str) -> ParsedName:
     """
     match = _NAME.match(name)
     if not match:
-        return ParsedName(error=NOT_A_UTKFACE_NAME)
+        return ParsedName(error=RowStatus.NOT_A_UTKFACE_NAME)
     age, gender = int(match["age"]), int(match["gender"])
     race = int(match["race"]) if match["race"] is not None else None
     notes = []
@@ -157,7 +150,7 @@ def parse_name(name: str) -> ParsedName:
         problems.append(f"race {race}")
     if problems:
         return ParsedName(
-            age, gender, race, "; ".join(notes), f"{INVALID_LABEL}: {', '.join(problems)}"
+            age, gender, race, "; ".join(notes), f"{RowStatus.INVALID_LABEL}: {', '.join(problems)}"
         )
     return ParsedName(age, gender, race, "; ".join(notes))
 
@@ -195,7 +188,7 @@ def scan_folder(folder: Path, *, use_index_cache: bool = True) -> pd.DataFrame:
                 parsed.race,
                 st.st_size,
                 fingerprint,
-                parsed.error or OK,
+                parsed.error or RowStatus.OK,
                 parsed.note,
             )
         )
@@ -219,7 +212,7 @@ def scan_folder(folder: Path, *, use_index_cache: bool = True) -> pd.DataFrame:
 
 
 def _label_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    ok = frame["status"].eq(OK)
+    ok = frame["status"].eq(RowStatus.OK)
     gender = frame["gender_code"].where(ok)
     race = frame["race_code"].where(ok)
     frame["age"] = frame["age"].astype("Int64")

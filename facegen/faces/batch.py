@@ -23,7 +23,7 @@ from facegen import config
 from facegen.faces.align import ALIGNED_SIZE, TEMPLATE
 from facegen.faces.cache import write_arrays
 from facegen.faces.decode import UnreadableImageError, decode
-from facegen.faces.framing import FramedFace, frame_crops
+from facegen.faces.framing import FramedFace, Framing, frame_crops
 from facegen.faces.workers import default_workers, ordered_map
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class FramedArrays:
 
     images: np.ndarray
     files: list[str]
-    framing: list[str]
+    framing: list[Framing]
     turn: np.ndarray  # head turn per face (``framing.head_turn``), NaN when framed whole
     errors: dict[str, str] = field(default_factory=dict)
     from_cache: bool = False
@@ -129,7 +129,7 @@ def _read(cache_file: Path) -> FramedArrays:
         return FramedArrays(
             images=stored["images"],
             files=stored["files"].tolist(),
-            framing=stored["framing"].tolist(),
+            framing=[Framing(name) for name in stored["framing"].tolist()],
             turn=stored["turn"],
             errors=dict(
                 zip(stored["error_files"].tolist(), stored["error_reasons"].tolist(), strict=True)

@@ -99,18 +99,18 @@ def cache_key(files: Sequence[str], fingerprints: Sequence[str], size: int) -> s
 
 
 def load_faces(
-    frame: pd.DataFrame,
+    rows: pd.DataFrame,
     size: int = config.IMAGE_SIZE,
     *,
     cache: bool = True,
     progress: bool = True,
 ) -> FaceArrays:
-    """Preprocess every file of ``frame`` (rows with status ok), from the cache when it is valid.
+    """Preprocess the file of every row (``file``, ``path``, ``fingerprint``: a frame's usable
+    rows), from the cache when it is valid.
 
     The cache file name is the key, so a stale cache is never read: a changed file, size or code
     version simply looks for a different file, and the new one is written atomically.
     """
-    rows = frame[frame["status"].eq("ok")]
     files, paths = rows["file"].tolist(), rows["path"].tolist()
     key = cache_key(files, rows["fingerprint"].tolist(), size)
     cache_file = config.cache_dir() / f"faces-{size}px-{key}.npz"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import cv2
@@ -30,8 +31,13 @@ from facegen.faces.detect import (
 )
 from facegen.faces.preprocess import model_input
 
-ALIGNED = "aligned"
-WHOLE_IMAGE = "whole image"
+
+class Framing(StrEnum):
+    """How a face was framed for the model, in the words every output uses: aligned on its
+    landmarks, or the whole image (no face found in a crop)."""
+
+    ALIGNED = "aligned"
+    WHOLE_IMAGE = "whole image"
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,7 @@ class FramedFace:
     """A model input and how it was made: from landmarks (aligned) or from the whole image."""
 
     face: np.ndarray  # uint8 (size, size)
-    framing: str  # ALIGNED or WHOLE_IMAGE
+    framing: Framing
     box: FaceBox
     confidence: float | None = None
     turn: float = float("nan")  # head turn from the landmarks (``head_turn``); NaN when whole
@@ -76,11 +82,12 @@ def frame_photo(
 def _framed(gray: np.ndarray, face: DetectedFace | None, size: int) -> FramedFace:
     if face is None:
         height, width = gray.shape[:2]
-        return FramedFace(model_input(gray, size), WHOLE_IMAGE, FaceBox(0, 0, width, height))
+        whole = FaceBox(0, 0, width, height)
+        return FramedFace(model_input(gray, size), Framing.WHOLE_IMAGE, whole)
     aligned = align_face(gray, face.landmarks)
     return FramedFace(
         model_input(aligned, size),
-        ALIGNED,
+        Framing.ALIGNED,
         face.box,
         face.confidence,
         head_turn(face.landmarks),

@@ -10,7 +10,7 @@ import numpy as np
 
 from facegen.atomic import atomic_path
 from facegen.faces.decode import UnreadableImageError, decode_rgb
-from facegen.predict.classify import OK, ImageResult
+from facegen.predict.classify import ImageResult, PredictStatus
 from facegen.predict.output import label_for
 
 MAX_SIDE = 2048
@@ -59,7 +59,7 @@ def write_annotated(result: ImageResult, out_dir: str | os.PathLike) -> Path | N
     The name mirrors how the file was given (relative to the folder passed), so two photos
     called ``IMG_0001.jpg`` in different folders do not overwrite each other.
     """
-    if result.status != OK or result.probabilities is None:
+    if result.status != PredictStatus.OK or result.probabilities is None:
         return None
     try:  # the same decoding as the faces were found in: HEIC, 16-bit and EXIF turns included
         image = cv2.cvtColor(decode_rgb(Path(result.file).read_bytes(), result.file),

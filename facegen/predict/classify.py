@@ -9,6 +9,7 @@ import queue
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from tqdm import tqdm
 
 from facegen.faces.decode import UnreadableImageError, decode, header_dimensions
 from facegen.faces.detect import MIN_FACE_FRACTION, FaceBox, detect_faces, min_face_width
-from facegen.faces.framing import frame_crops, frame_photo
+from facegen.faces.framing import Framing, frame_crops, frame_photo
 from facegen.faces.workers import default_workers, ordered_map
 from facegen.predict.inputs import InputFile
 
@@ -24,7 +25,13 @@ MAX_PIXELS = 100_000_000
 """Photos above 100 megapixels are refused before decoding (an 8000x8000 photo is 64)."""
 
 
-OK, NO_FACE, ERROR = "ok", "no face", "error"
+class PredictStatus(StrEnum):
+    """What ``facegen predict`` made of one file, in its output's ``status`` column: faces
+    classified, none found, or the file could not be used (``detail`` says why)."""
+
+    OK = "ok"
+    NO_FACE = "no face"
+    ERROR = "error"
 
 
 _CHUNK = 32
@@ -40,24 +47,24 @@ class ImageResult:
 
     file: str
     name: str
-    status: str  # OK, NO_FACE or ERROR
+    status: PredictStatus
     detail: str = ""
     width: int = 0
     height: int = 0
     boxes: list[FaceBox] = field(default_factory=list)
-    framing: list[str] = field(default_factory=list)  # per face: "aligned" or "whole image"
+    framing: list[Framing] = field(default_factory=list)  # per face
     faces: np.ndarray | None = None  # (n, size, size) uint8 model inputs, dropped once classified
     probabilities: np.ndarray | None = None  # P(labelled female) per face
 
     @property
     def processed(self) -> bool:
-        return self.status != ERROR
+        return self.status != PredictStatus.ERROR
 
 
 def _decoded(path: str | os.PathLike) -> tuple[ImageResult, np.ndarray | None, np.ndarray | None]:
     """The file's result so far, with its colour and grayscale images, or the reason it has none."""
     path = Path(path)
-    result = ImageResult(file=str(path), name=str(path), status=ERROR)
+    result = ImageResult(file=str(path), name=str(path), status=PredictStatus.ERROR)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -111,7 +118,7 @@ def analyse_files(
             if faces
             else np.zeros((0, size, size), np.uint8)
         )
-        result.status = OK if faces else NO_FACE
+        result.status = PredictStatus.OK if faces else PredictStatus.NO_FACE
     return [result for result, _, _ in decoded]
 
 
@@ -226,7 +233,7 @@ def classify_files(
         for item in inputs:
             if item.problem is not None:
                 results[str(item.path)] = ImageResult(
-                    str(item.path), item.name, ERROR, item.problem
+                    str(item.path), item.name, PredictStatus.ERROR, item.problem
                 )
                 bar.update()
         names = {str(item.path): item.name for item in inputs}

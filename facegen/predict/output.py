@@ -12,7 +12,8 @@ import json
 from collections.abc import Sequence
 
 from facegen import config
-from facegen.predict.classify import ImageResult
+from facegen.faces.framing import Framing
+from facegen.predict.classify import ImageResult, PredictStatus
 
 COLUMNS = (
     "file", "status", "face", "framing", "x", "y", "width", "height", "label", "probability",
@@ -48,8 +49,8 @@ def rows(results: Sequence[ImageResult]) -> list[dict]:
     return table
 
 
-def _framing(result: ImageResult, face: int) -> str | None:
-    """How the face was framed: "aligned" on its landmarks, or "whole image"."""
+def _framing(result: ImageResult, face: int) -> Framing | None:
+    """How the face was framed (None for a file without faces)."""
     return result.framing[face] if face < len(result.framing) else None
 
 
@@ -113,10 +114,10 @@ def to_table(results: Sequence[ImageResult]) -> str:
 
 def summary(results: Sequence[ImageResult]) -> str:
     """One line: how many files, faces, faceless and failed files."""
-    faces = sum(len(r.boxes) for r in results if r.status == "ok")
-    with_faces = sum(r.status == "ok" for r in results)
-    faceless = sum(r.status == "no face" for r in results)
-    failed = sum(r.status == "error" for r in results)
+    faces = sum(len(r.boxes) for r in results if r.status == PredictStatus.OK)
+    with_faces = sum(r.status == PredictStatus.OK for r in results)
+    faceless = sum(r.status == PredictStatus.NO_FACE for r in results)
+    failed = sum(r.status == PredictStatus.ERROR for r in results)
     return (
         f"{len(results):,} files: {faces:,} faces in {with_faces:,} images, "
         f"{faceless:,} images without a face, {failed:,} files could not be used"

@@ -28,7 +28,7 @@ from facegen.data.external import (
 from facegen.evaluation.cross_dataset import comparison_table, with_interval
 from facegen.evaluation.summary import evaluate_predictions
 from facegen.faces.batch import frame_files
-from facegen.faces.framing import ALIGNED, WHOLE_IMAGE
+from facegen.faces.framing import Framing
 
 
 @dataclass
@@ -137,7 +137,7 @@ def _coverage(
     collection: Collection, chosen: pd.DataFrame, rows: pd.DataFrame, errors: dict[str, str]
 ) -> dict[str, Any]:
     listed = collection.frame
-    aligned = int((rows["framing"] == ALIGNED).sum())
+    aligned = int((rows["framing"] == Framing.ALIGNED).sum())
     return {
         "listed": len(listed),
         "unusable_labels_or_files": {str(k): int(v) for k, v in collection.problems().items()},
@@ -146,7 +146,7 @@ def _coverage(
         "unreadable_examples": dict(list(errors.items())[:5]),
         "scored": len(rows),
         "aligned": aligned,
-        "whole_image": int((rows["framing"] == WHOLE_IMAGE).sum()),
+        "whole_image": int((rows["framing"] == Framing.WHOLE_IMAGE).sum()),
         "aligned_share": aligned / len(rows) if len(rows) else float("nan"),
     }
 
@@ -273,7 +273,7 @@ def face_titles(rows: pd.DataFrame) -> list[str]:
     """'female 0.87' per face: its label and the model's score for *female* (0.5 is its decision
     point); faces used whole say so."""
     return [
-        f"{gender} {p:.2f}{' (whole)' if framing == WHOLE_IMAGE else ''}"
+        f"{gender} {p:.2f}{' (whole)' if framing == Framing.WHOLE_IMAGE else ''}"
         for gender, p, framing in zip(
             rows["gender"], rows["p_female"], rows["framing"], strict=True
         )
