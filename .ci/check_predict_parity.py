@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from facegen.reporting.manifest import newest_complete_model
+from facegen.runs.manifest import newest_complete_model
 
 
 def main() -> int:

@@ -38,7 +38,7 @@ import numpy as np
 def load_or_build_model(path: str | None, folder: Path):
     from facegen.modeling.model import build_model
     from facegen.modeling.saving import load_classifier, save_model
-    from facegen.reporting.manifest import newest_complete_model
+    from facegen.runs.manifest import newest_complete_model
 
     path = path or newest_complete_model()
     described = str(path)

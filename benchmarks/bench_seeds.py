@@ -26,8 +26,8 @@ def main() -> None:
     parser.add_argument("--keep", help="keep the run folders here instead of a temporary folder")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from facegen.reporting.run import Settings
-    from facegen.reporting.training_run import train_run
+    from facegen.runs.run import Settings
+    from facegen.runs.training_run import train_run
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

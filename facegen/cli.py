@@ -62,8 +62,8 @@ def _parse_value(text: str):
 
 def _report_command(args: argparse.Namespace) -> int:
     from facegen.reporting.cross_dataset import external_paths
-    from facegen.reporting.manifest import read_manifest
-    from facegen.reporting.pipeline import run_report
+    from facegen.runs.manifest import read_manifest
+    from facegen.runs.pipeline import run_report
 
     if args.min_external_accuracy is not None and not external_paths(args.external):
         raise UsageError(
@@ -130,7 +130,7 @@ def _start_tensorflow(args: argparse.Namespace) -> None:
 
 def _train_command(args: argparse.Namespace) -> int:
     _start_tensorflow(args)
-    from facegen.reporting.training_run import profile_settings, train_run
+    from facegen.runs.training_run import profile_settings, train_run
 
     settings = profile_settings(
         data_dir=args.data_dir,
@@ -166,7 +166,7 @@ def _default_model(args: argparse.Namespace) -> Path:
     """The newest complete run of profile "full", named on stderr with its test accuracy. A smoke
     run's model (400 faces, 2 epochs) is never taken silently: it is used only when named."""
     from facegen.modeling.saving import ModelNotFoundError
-    from facegen.reporting.manifest import newest_complete_run
+    from facegen.runs.manifest import newest_complete_run
 
     run = newest_complete_run(args.reports_dir, profile="full")
     if run is None:

@@ -114,7 +114,7 @@ def _must_not_run(*_, **__):
 def test_an_external_bar_without_a_collection_is_refused_before_the_report_starts(
     monkeypatch, capsys
 ):
-    import facegen.reporting.pipeline as pipeline
+    import facegen.runs.pipeline as pipeline
 
     monkeypatch.delenv(config.EXTERNAL_ENV, raising=False)
     monkeypatch.setattr(pipeline, "run_report", _must_not_run)

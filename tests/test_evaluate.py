@@ -12,6 +12,7 @@ from facegen.evaluation import metrics
 from facegen.evaluation.calibration import expected_calibration_error, reliability_table
 from facegen.evaluation.confident_errors import most_confident_errors
 from facegen.evaluation.fairness import equal_rates_reference, fairness_summary
+from facegen.evaluation.jsonable import to_jsonable
 from facegen.evaluation.metrics import (
     bootstrap_interval,
     bootstrap_intervals,
@@ -19,7 +20,6 @@ from facegen.evaluation.metrics import (
 )
 from facegen.evaluation.subgroups import SUBGROUP_COLUMNS, subgroup_table
 from facegen.evaluation.summary import evaluate_predictions
-from facegen.reporting.jsonable import to_jsonable
 
 # --- classification_summary -----------------------------------------------------------------------
 

@@ -9,10 +9,10 @@ from facegen.reporting.findings import (
     evaluation_conclusions,
     evaluation_summary,
     percent,
-    previous_run,
     training_summary,
 )
 from facegen.reporting.tables import decision_point_table, headline_table, readable
+from facegen.runs.manifest import previous_run
 
 
 def _run(root, name, status="complete", profile="full", accuracy=0.9):

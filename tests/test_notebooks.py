@@ -14,8 +14,8 @@ import pytest
 from facegen import config
 from facegen.cli import main
 from facegen.config import NOTEBOOKS
-from facegen.reporting.pipeline import ReportFailed, run_report
-from facegen.reporting.run import Settings
+from facegen.runs.pipeline import ReportFailed, run_report
+from facegen.runs.run import Settings
 
 NOTEBOOK_PATHS = [config.PROJECT_ROOT / "notebooks" / f"{name}.ipynb" for name in NOTEBOOKS]
 PARAMETERS = (
@@ -216,7 +216,7 @@ def test_relative_data_paths_are_made_absolute_before_the_kernels_change_folder(
 ):
     from pathlib import Path
 
-    from facegen.reporting.pipeline import _absolute_paths
+    from facegen.runs.pipeline import _absolute_paths
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(config.DATA_DIR_ENV, "faces")
@@ -240,7 +240,7 @@ def test_only_a_verbose_report_lets_its_kernels_start_tensorflow_aloud(
 ):
     import papermill
 
-    from facegen.reporting import notebook, pipeline
+    from facegen.runs import notebook, pipeline
 
     seen = []
     monkeypatch.setattr(

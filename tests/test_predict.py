@@ -420,7 +420,7 @@ def make_run(reports: Path, name: str, model: Path, status: str, finished: str, 
 
 
 def test_the_default_model_is_the_newest_complete_full_runs(tmp_path, photos, model_path, capsys):
-    from facegen.reporting.manifest import newest_complete_model
+    from facegen.runs.manifest import newest_complete_model
 
     reports = tmp_path / "reports"
     wall = str(photos / "wall.jpg")

@@ -21,9 +21,9 @@ import pytest
 from facegen import config
 from facegen.cli import main
 from facegen.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
-from facegen.reporting import pipeline
 from facegen.reporting.pages import write_index
-from facegen.reporting.pipeline import ReportFailed, run_report
+from facegen.runs import pipeline
+from facegen.runs.pipeline import ReportFailed, run_report
 
 PARAMETERS_CELL = (
     "\n".join(
@@ -178,7 +178,7 @@ import sys
 from pathlib import Path
 
 from facegen import config
-from facegen.reporting import pipeline
+from facegen.runs import pipeline
 
 config.NOTEBOOKS, config.NOTEBOOKS_DIR = ("01_step",), Path(sys.argv[1])
 pipeline.write_model_card = lambda run_dir: None

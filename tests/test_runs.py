@@ -2,7 +2,7 @@
 
 import pytest
 
-from facegen.reporting.run import SplitMismatchError, open_run
+from facegen.runs.run import SplitMismatchError, open_run
 from tests.conftest import jpeg_bytes, synthetic_face, utk_name
 
 
@@ -18,7 +18,7 @@ def test_split_is_pinned_then_checked(face_folder, tmp_path):
 
 
 def test_zero_epochs_is_refused_before_any_work():
-    from facegen.reporting.run import Settings
+    from facegen.runs.run import Settings
 
     with pytest.raises(ValueError, match="epochs must be at least 1, not 0"):
         Settings.resolve(epochs=0)
@@ -61,7 +61,7 @@ def test_interactive_runs_get_a_folder_per_setting(face_folder, tmp_path, monkey
 )
 def test_every_setting_is_checked_with_a_usage_error(parameters, message):
     from facegen.errors import UsageError
-    from facegen.reporting.run import Settings
+    from facegen.runs.run import Settings
 
     with pytest.raises(UsageError, match=message):
         Settings.resolve(**parameters)

@@ -8,7 +8,7 @@ import pytest
 
 from facegen.cli import main
 from facegen.modeling.saving import load_model
-from facegen.reporting import training_run
+from facegen.runs import training_run
 
 
 def test_train_writes_a_run_folder_like_the_pipelines(face_folder, tmp_path, capsys):
@@ -97,7 +97,7 @@ def test_training_progress_goes_to_stderr(face_folder, tmp_path, capsys):
 
 def test_default_train_folders_are_unique_within_a_second(monkeypatch, tmp_path):
     from facegen import config
-    from facegen.reporting import folders
+    from facegen.runs import folders
 
     monkeypatch.setattr(config, "REPORTS_DIR", tmp_path)
     monkeypatch.setattr(folders, "new_run_id", lambda settings, kind=None: "same-second")

@@ -1,1 +1,3 @@
-"""Run folders, the papermill pipeline, HTML pages, figures and the model card."""
+"""Presentation: HTML pages, figures, tables, their templates, the model card and the sentences
+each page states. Run folders and the pipeline that fills them are ``runs``; this package never
+imports it."""

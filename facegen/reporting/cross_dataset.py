@@ -179,7 +179,7 @@ def read_external_summary(run_dir: str | os.PathLike) -> dict[str, Any]:
 def write_score(score: CollectionScore, out: str | os.PathLike) -> Path:
     """``metrics.json`` and ``predictions.csv`` of one scored collection, written atomically."""
     from facegen.atomic import atomic_write_text
-    from facegen.reporting.jsonable import to_jsonable
+    from facegen.evaluation.jsonable import to_jsonable
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -209,7 +209,7 @@ def score_for_run(
     collection's test half: the figure the index and the model card show.
     """
     from facegen.atomic import atomic_write_text
-    from facegen.reporting.jsonable import to_jsonable
+    from facegen.evaluation.jsonable import to_jsonable
 
     run_dir = Path(run_dir)
     scores: dict[str, dict[str, CollectionScore]] = {}

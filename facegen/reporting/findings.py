@@ -8,35 +8,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from facegen.data.dataset import Dataset
-from facegen.reporting.manifest import read_manifest
 from facegen.reporting.templates import pct as percent
-
-
-def previous_run(run_root: str | Path) -> dict[str, Any] | None:
-    """The newest other complete run beside this one with the same profile: its manifest.
-
-    Runs of another profile (a smoke run beside a full one) are not comparable, so they are
-    skipped; None when there is nothing to compare with.
-    """
-    root = Path(run_root)
-    mine = read_manifest(root) or {}
-    profile = (mine.get("parameters") or {}).get("profile")
-    for path in sorted(root.parent.glob("*/manifest.json"), reverse=True):
-        if path.parent == root:
-            continue
-        manifest = read_manifest(path.parent)
-        if not manifest or manifest.get("status") != "complete" or not manifest.get("headline"):
-            continue
-        if profile and (manifest.get("parameters") or {}).get("profile") != profile:
-            continue
-        return manifest
-    return None
 
 
 def _interval(low: float | None, high: float | None) -> str:

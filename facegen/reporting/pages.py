@@ -1,4 +1,5 @@
-"""HTML pages: one per executed notebook, with the code one click away, and the index of runs."""
+"""HTML pages: one per executed notebook, with the code one click away, and the index of runs;
+and the summary each page opens with, filled in once the page has found it."""
 
 from __future__ import annotations
 
@@ -30,6 +31,26 @@ _CODE_TOGGLE = """
     this.textContent = document.body.classList.contains('fg-hide-code')
     ? 'Show code' : 'Hide code'">Show code</button></div>
 """
+
+
+class Summary:
+    """A Markdown block shown where it is created and replaced once its figures are known.
+
+    The opening cell of a page creates it; the page's last cell calls ``update``. Jupyter (and
+    papermill, through nbclient) rewrite the first output in place, so the saved page opens with
+    what it found although the figures are computed further down.
+    """
+
+    def __init__(self, placeholder: str = "*The summary appears here once the page has run.*"):
+        from IPython.display import Markdown, display
+
+        self._handle = display(Markdown(placeholder), display_id=True)
+
+    def update(self, markdown: str) -> None:
+        from IPython.display import Markdown
+
+        if self._handle is not None:
+            self._handle.update(Markdown(markdown))
 
 
 def export_html(notebook: Path, target: Path, run_id: str) -> Path:

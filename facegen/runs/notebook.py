@@ -1,5 +1,5 @@
-"""What every notebook does first and last: open the run, load its data, state the settings;
-and the short summary each page opens with, filled in once the page has found it."""
+"""What every notebook does first: open the run, load its data, state the settings (the summary
+each page opens with is ``reporting.pages.Summary``)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 from facegen import config
 from facegen.data.dataset import Dataset
 from facegen.quiet import start_tensorflow_quietly
-from facegen.reporting.environment import environment_summary
-from facegen.reporting.run import Run, open_run
+from facegen.runs.environment import environment_summary
+from facegen.runs.run import Run, open_run
 
 
 def start(run_dir: str | os.PathLike | None = None, **parameters: Any) -> tuple[Run, Dataset]:
@@ -31,23 +31,3 @@ def start(run_dir: str | os.PathLike | None = None, **parameters: Any) -> tuple[
     print(run.settings)
     print(environment_summary())
     return run, dataset
-
-
-class Summary:
-    """A Markdown block shown where it is created and replaced once its figures are known.
-
-    The opening cell of a page creates it; the page's last cell calls ``update``. Jupyter (and
-    papermill, through nbclient) rewrite the first output in place, so the saved page opens with
-    what it found although the figures are computed further down.
-    """
-
-    def __init__(self, placeholder: str = "*The summary appears here once the page has run.*"):
-        from IPython.display import Markdown, display
-
-        self._handle = display(Markdown(placeholder), display_id=True)
-
-    def update(self, markdown: str) -> None:
-        from IPython.display import Markdown
-
-        if self._handle is not None:
-            self._handle.update(Markdown(markdown))

@@ -26,8 +26,8 @@ from facegen.modeling.balance import balanced_model
 from facegen.modeling.model import ModelConfig
 from facegen.modeling.saving import save_model
 from facegen.modeling.train import TrainConfig, TrainResult, train_on_dataset
-from facegen.reporting.manifest import finish_manifest, new_manifest, read_manifest, write_manifest
-from facegen.reporting.run import Run, Settings
+from facegen.runs.manifest import finish_manifest, new_manifest, read_manifest, write_manifest
+from facegen.runs.run import Run, Settings
 
 
 class RunFolderError(UsageError):
@@ -82,7 +82,7 @@ def decide_start(run_dir: Path, *, retrain: bool) -> StartDecision:
 def default_run_dir(settings: Settings) -> Path:
     """A new, empty folder ``reports/<time>-train-<profile>-seed<seed>[-N]/``, unique even when
     two runs start in the same second."""
-    from facegen.reporting.folders import create_run_folder, new_run_id
+    from facegen.runs.folders import create_run_folder, new_run_id
 
     return create_run_folder(config.REPORTS_DIR, new_run_id(settings, kind="train"))
 
@@ -104,8 +104,8 @@ def train_run(
     from facegen.evaluation.summary import evaluate_predictions
     from facegen.modeling.inference import predict_proba
     from facegen.modeling.saving import load_classifier
-    from facegen.reporting.folders import update_index
     from facegen.reporting.model_card import write_model_card
+    from facegen.runs.folders import update_index
 
     run_dir = Path(run_dir) if run_dir else default_run_dir(settings)
     decision = decide_start(run_dir, retrain=retrain)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from facegen.errors import UsageError
-from facegen.reporting.run import Settings
+from facegen.runs.run import Settings
 
 
 def new_run_id(settings: Settings, kind: str | None = None) -> str:

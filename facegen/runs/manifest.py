@@ -19,8 +19,8 @@ from typing import Any
 
 from facegen import config
 from facegen.atomic import atomic_write_text
-from facegen.reporting.environment import package_versions
-from facegen.reporting.run import Settings
+from facegen.runs.environment import package_versions
+from facegen.runs.run import Settings
 
 
 def new_manifest(
@@ -88,6 +88,28 @@ def read_manifest(run_dir: str | os.PathLike) -> dict[str, Any] | None:
         return json.loads((Path(run_dir) / "manifest.json").read_text())
     except (OSError, json.JSONDecodeError):
         return None
+
+
+def previous_run(run_root: str | os.PathLike) -> dict[str, Any] | None:
+    """The newest other complete run beside this one with the same profile: its manifest, for a
+    page to say what changed since (``reporting.findings``).
+
+    Runs of another profile (a smoke run beside a full one) are not comparable, so they are
+    skipped; None when there is nothing to compare with.
+    """
+    root = Path(run_root)
+    mine = read_manifest(root) or {}
+    profile = (mine.get("parameters") or {}).get("profile")
+    for path in sorted(root.parent.glob("*/manifest.json"), reverse=True):
+        if path.parent == root:
+            continue
+        manifest = read_manifest(path.parent)
+        if not manifest or manifest.get("status") != "complete" or not manifest.get("headline"):
+            continue
+        if profile and (manifest.get("parameters") or {}).get("profile") != profile:
+            continue
+        return manifest
+    return None
 
 
 @dataclass(frozen=True)

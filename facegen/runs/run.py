@@ -194,7 +194,7 @@ class Run:
         return json.loads((self.root / "metrics.json").read_text())["headline"]
 
     def write_json(self, name: str, data: Any) -> Path:
-        from facegen.reporting.jsonable import to_jsonable
+        from facegen.evaluation.jsonable import to_jsonable
 
         path = self.root / name
         atomic_write_text(path, json.dumps(to_jsonable(data), indent=2, sort_keys=False) + "\n")

@@ -21,11 +21,11 @@ from typing import IO, Any
 from facegen import config
 from facegen.errors import RunFailed, UsageError
 from facegen.progress import is_progress_line
-from facegen.reporting.folders import create_run_folder, new_run_id, update_index
-from facegen.reporting.manifest import finish_manifest, new_manifest, write_manifest
 from facegen.reporting.model_card import write_model_card
 from facegen.reporting.pages import export_html
-from facegen.reporting.run import Settings
+from facegen.runs.folders import create_run_folder, new_run_id, update_index
+from facegen.runs.manifest import finish_manifest, new_manifest, write_manifest
+from facegen.runs.run import Settings
 
 __all__ = ["ReportFailed", "new_run_id", "resolve_inputs", "run_report"]
 
