@@ -16,8 +16,9 @@ import os
 import sys
 import textwrap
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from facegen import config, package_version
 from facegen.errors import (
@@ -83,24 +84,18 @@ def _report_command(args: argparse.Namespace) -> int:
         parameters, root=args.reports_dir, progress=not args.quiet, verbose=args.verbose
     )
     metrics = read_manifest(run_dir)["headline"]  # the test split's, and any collection's
-    print(f"Run complete: {run_dir}")
-    print(
-        f"  test accuracy {metrics['test_accuracy']:.4f} "
-        f"[{metrics['test_accuracy_low']:.4f}, {metrics['test_accuracy_high']:.4f}] "
-        f"on {metrics['n_test']:,} faces; macro F1 {metrics['f1_macro']:.4f}"
-    )
-    print(
-        f"  worst subgroup: {metrics['worst_subgroup']} "
-        f"{metrics['worst_subgroup_accuracy']:.4f} (n={metrics['worst_subgroup_n']})"
-    )
+    lines = [
+        f"{_test_accuracy(metrics)}; macro F1 {metrics['f1_macro']:.4f}",
+        f"worst subgroup: {metrics['worst_subgroup']} "
+        f"{metrics['worst_subgroup_accuracy']:.4f} (n={metrics['worst_subgroup_n']})",
+    ]
     if "external_accuracy" in metrics:
-        print(
-            f"  {metrics['external_collection']}: accuracy {metrics['external_accuracy']:.4f} "
-            f"[{metrics['external_accuracy_low']:.4f}, {metrics['external_accuracy_high']:.4f}]"
-            f"; recall women {metrics['external_recall_female']:.4f}, "
-            f"men {metrics['external_recall_male']:.4f}"
+        lines.append(
+            f"{metrics['external_collection']}: accuracy "
+            f"{_with_interval(metrics, 'external_accuracy')}; recall women "
+            f"{metrics['external_recall_female']:.4f}, men {metrics['external_recall_male']:.4f}"
         )
-    print(f"  open {run_dir.parent / 'index.html'}")
+    _print_run(run_dir, [*lines, f"open {run_dir.parent / 'index.html'}"])
     bars = [
         ("test accuracy", metrics.get("test_accuracy"), args.min_accuracy),
         ("external accuracy", metrics.get("external_accuracy"), args.min_external_accuracy),
@@ -111,6 +106,24 @@ def _report_command(args: argparse.Namespace) -> int:
             print(f"facegen: {name} {shown} is under the bar {bar:.4f}", file=sys.stderr)
             return EXIT_BELOW_BAR
     return EXIT_OK
+
+
+def _with_interval(head: Mapping[str, Any], key: str) -> str:
+    """``head[key]`` with its 95% interval (``<key>_low``, ``<key>_high``), to four decimals:
+    "0.9150 [0.9040, 0.9270]"."""
+    return f"{head[key]:.4f} [{head[f'{key}_low']:.4f}, {head[f'{key}_high']:.4f}]"
+
+
+def _test_accuracy(head: Mapping[str, Any]) -> str:
+    """A run's headline figure, as report and train state it."""
+    return f"test accuracy {_with_interval(head, 'test_accuracy')} on {head['n_test']:,} faces"
+
+
+def _print_run(run_dir: Path, lines: Sequence[str]) -> None:
+    """What a finished run prints on stdout: its folder, then its figures, one to a line."""
+    print(f"Run complete: {run_dir}")
+    for line in lines:
+        print(f"  {line}")
 
 
 def _at_least_one(text: str) -> int:
@@ -150,15 +163,15 @@ def _train_command(args: argparse.Namespace) -> int:
         )
         return EXIT_INTERRUPTED
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    validation, headline = metrics["validation"], metrics["headline"]
-    print(f"Run complete: {run_dir}")
-    print(f"  validation accuracy {validation['accuracy']:.4f} on {validation['n']:,} faces")
-    print(
-        f"  test accuracy {headline['test_accuracy']:.4f} "
-        f"[{headline['test_accuracy_low']:.4f}, {headline['test_accuracy_high']:.4f}] "
-        f"on {headline['n_test']:,} faces"
+    validation = metrics["validation"]
+    _print_run(
+        run_dir,
+        [
+            f"validation accuracy {validation['accuracy']:.4f} on {validation['n']:,} faces",
+            _test_accuracy(metrics["headline"]),
+            f"model {run_dir / 'model.keras'}",
+        ],
     )
-    print(f"  model {run_dir / 'model.keras'}")
     return EXIT_OK
 
 
@@ -304,6 +317,63 @@ VERBOSE_HELP = (
 )
 
 
+def _shared_options() -> dict[str, argparse.ArgumentParser]:
+    """Parent parsers for the options more than one command takes, each option declared once
+    with one help text, grouped as the commands take them."""
+    names = ("verbose", "data", "profile", "reports", "model", "quiet")
+    shared = {name: argparse.ArgumentParser(add_help=False) for name in names}
+    # -v is also accepted after the command; SUPPRESS keeps it from resetting a -v given before.
+    shared["verbose"].add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
+    )
+    data = shared["data"]
+    data.add_argument(
+        "--data-dir",
+        help=f"UTKFace folder (default: ${config.DATA_DIR_ENV}, "
+        "then data/raw/, then a Kaggle download)",
+    )
+    data.add_argument(
+        "--image-size",
+        type=int,
+        default=config.IMAGE_SIZE,
+        help=f"side of the square model input, in pixels (default: {config.IMAGE_SIZE})",
+    )
+    data.add_argument(
+        "--seed",
+        type=int,
+        default=config.SEED,
+        help=f"seed of the split and of training (default: {config.SEED})",
+    )
+    shared["profile"].add_argument("--profile", default="full", choices=sorted(config.PROFILES))
+    shared["profile"].add_argument("--epochs", type=int, help="default: the profile's")
+    shared["reports"].add_argument(
+        "--reports-dir", help="the folder that holds the run folders (default: reports/)"
+    )
+    model = shared["model"]
+    model.add_argument(
+        "--model",
+        help="a .keras model, or its .onnx copy (default: that of the newest complete run of "
+        "profile full under reports/, named on stderr; a smoke run's model only when named here)",
+    )
+    model.add_argument(
+        "--views",
+        choices=config.VIEW_SETS,
+        default=None,
+        help="test-time augmentation: classify each face once (none), average it with its "
+        "mirror image (flip), or also with one-pixel shifts of both (flip+shift, ten views, "
+        "the slowest). Default: the views the model's run was evaluated with (its "
+        f"training.json), else {config.TEST_TIME_VIEWS}",
+    )
+    shared["quiet"].add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print less on stderr: no progress, nor the run whose model is taken by default, "
+        "nor predict's summary line",
+    )
+    return shared
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="facegen",
@@ -313,32 +383,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
-    # -v is also accepted after the command; SUPPRESS keeps it from resetting a -v given before.
-    verbose = argparse.ArgumentParser(add_help=False)
-    verbose.add_argument(
-        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
-    )
+    shared = _shared_options()
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def add_command(name: str, **kwargs) -> argparse.ArgumentParser:
+    def add_command(name: str, *options: str, **kwargs) -> argparse.ArgumentParser:
+        """A command with ``-v`` and the shared ``options`` (keys of ``_shared_options``)."""
         return commands.add_parser(
             name,
-            parents=[verbose],
+            parents=[shared["verbose"], *(shared[option] for option in options)],
             epilog=exit_status_text(),
             formatter_class=_HelpFormatter,
             **kwargs,
         )
 
     data = add_command(
-        "data", help="find, check, preprocess and split the data; print the quality report"
+        "data",
+        "data",
+        help="find, check, preprocess and split the data; print the quality report",
     )
-    data.add_argument(
-        "--data-dir",
-        help=f"UTKFace folder (default: ${config.DATA_DIR_ENV}, "
-        "then data/raw/, then a Kaggle download)",
-    )
-    data.add_argument("--image-size", type=int, default=config.IMAGE_SIZE)
-    data.add_argument("--seed", type=int, default=config.SEED)
     data.add_argument("--split-csv", help="also write the split to this CSV file")
     data.add_argument("--quality-csv", help="also write every per-file decision to this CSV file")
     data.add_argument("--no-download", action="store_true", help="never try Kaggle")
@@ -347,6 +409,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = add_command(
         "report",
+        "data",
+        "profile",
+        "reports",
+        "quiet",
         help="run the notebooks with papermill into reports/<run-id>/",
         description="Run the notebooks with papermill into a new run folder, "
         "reports/<run-id>/, and update reports/index.html. Parameters and data are checked "
@@ -354,11 +420,6 @@ def build_parser() -> argparse.ArgumentParser:
         "epoch) goes to stderr, the result to stdout; a run that fails or is interrupted is "
         "marked so in its manifest, a FAILED file and the index.",
     )
-    report.add_argument("--data-dir", help="UTKFace folder (default: as for `facegen data`)")
-    report.add_argument("--profile", default="full", choices=sorted(config.PROFILES))
-    report.add_argument("--epochs", type=int, help="default: the profile's")
-    report.add_argument("--seed", type=int, default=config.SEED)
-    report.add_argument("--image-size", type=int, default=config.IMAGE_SIZE)
     report.add_argument(
         "-p",
         "--parameter",
@@ -375,8 +436,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="a labelled face collection that is not UTKFace, for the cross-dataset page "
         f"(repeatable; default: ${config.EXTERNAL_ENV}, paths separated by {os.pathsep!r})",
     )
-    report.add_argument("--reports-dir", help="where run folders go (default: reports/)")
-    report.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     report.add_argument(
         "--min-accuracy",
         type=float,
@@ -392,26 +451,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = add_command(
         "train",
+        "data",
+        "profile",
+        "quiet",
         help="train and evaluate the model into a run folder (what notebooks 03-04 do)",
         description="Train the CNN with the training notebook's code, evaluate it on the "
         "validation and test splits, and write a run folder (model, split, metrics, manifest).",
     )
-    train.add_argument("--data-dir", help="UTKFace folder (default: as for `facegen data`)")
-    train.add_argument("--image-size", type=int, default=config.IMAGE_SIZE)
-    train.add_argument("--epochs", type=int, help="default: the profile's")
-    train.add_argument("--seed", type=int, default=config.SEED)
-    train.add_argument("--profile", default="full", choices=sorted(config.PROFILES))
     train.add_argument(
         "--out", help="run folder (default: a new reports/<time>-train-<profile>-seed<seed>/)"
     )
     train.add_argument(
         "--retrain", action="store_true", help="train again even if --out holds a complete run"
     )
-    train.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     train.set_defaults(run=_train_command)
 
     predict = add_command(
         "predict",
+        "model",
+        "reports",
+        "quiet",
         help="classify the faces in photos (files, folders, globs)",
         description="Find faces and their five landmarks with RetinaFace, align each onto "
         "UTKFace's landmark template, preprocess it exactly as in training and classify it at "
@@ -422,12 +481,6 @@ def build_parser() -> argparse.ArgumentParser:
         fromfile_prefix_chars="@",
     )
     predict.add_argument("paths", nargs="+", metavar="PATH", help="image, folder or glob")
-    predict.add_argument(
-        "--model",
-        help="a .keras model, or its .onnx copy (default: that of the newest complete run of "
-        "profile full under reports/, named on stderr; a smoke run's model only when named here)",
-    )
-    predict.add_argument("--reports-dir", help="where to look for runs (default: reports/)")
     predict.add_argument(
         "--cropped",
         action="store_true",
@@ -448,21 +501,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes that decode files and find faces (default: one per core; 1 keeps "
         "everything in this process)",
     )
-    predict.add_argument(
-        "--views",
-        choices=config.VIEW_SETS,
-        default=None,
-        help="test-time augmentation: classify each face once (none), average it with its "
-        "mirror image (flip), or also with one-pixel shifts of both (flip+shift, ten views, "
-        "the slowest). Default: the views the model's run was evaluated with (its "
-        f"training.json), else {config.TEST_TIME_VIEWS}",
-    )
     predict.add_argument("--progress", action="store_true", help="progress bar even when piped")
-    predict.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
     predict.set_defaults(run=_predict_command)
 
     evaluate = add_command(
         "evaluate",
+        "model",
+        "reports",
+        "quiet",
         help="score a model on a labelled face collection that is not UTKFace",
         description="Score a model on a labelled face collection: FairFace's layout (a folder "
         "with fairface_label_*.csv), folders per class (female/, male/), or a CSV with file,gender "
@@ -475,25 +521,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("path", help="the collection: a folder or a CSV file")
     evaluate.add_argument("--name", help="the collection's name in reports (default: its folder)")
     evaluate.add_argument("--half", choices=config.EXTERNAL_HALVES, default="test")
-    evaluate.add_argument(
-        "--model",
-        help="a .keras model, or its .onnx copy (default: that of the newest complete run of "
-        "profile full under reports/, named on stderr)",
-    )
-    evaluate.add_argument("--reports-dir", help="where to look for runs (default: reports/)")
-    evaluate.add_argument(
-        "--views",
-        choices=config.VIEW_SETS,
-        default=None,
-        help="test-time views (default: those the model's run recorded)",
-    )
     evaluate.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
     evaluate.add_argument(
         "--out",
         help="folder for metrics.json and predictions.csv "
         "(default: <model's run>/external/<name>-<half>/)",
     )
-    evaluate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     evaluate.set_defaults(run=_evaluate_command)
 
     download = add_command("download", help=f"download {config.KAGGLE_HANDLE} (kagglehub)")
