@@ -70,6 +70,9 @@ def test_the_summary_opens_the_card_with_accuracy_interval_and_weakest_groups(tm
     assert "age band 3-12 at 61.0% (n = 88, 95% interval 56.0% – 66.0%)" in summary
     assert "ethnicity Others at 84.0% (n = 99" in summary
     assert 3 <= len(summary.splitlines()) <= 5
+    # In the tables, each accuracy with its interval in one cell, and n a whole number.
+    assert "| Age band | n | Accuracy [95% interval] | Recall (male) |" in markdown
+    assert "| 3-12 | 88 | 61.0% [56.0%, 66.0%] | 90.0% | 80.0% |" in markdown
     assert "91.2%" in page and "<h1>Model card" in page
     headings = re.findall(r"^#+ (.*)$", markdown, flags=re.MULTILINE)
     assert headings[-1] == "Limits and conclusions"
@@ -125,7 +128,7 @@ def test_the_card_states_each_external_collections_test_half(tmp_path):
         "fairface, 4,001 faces of its test half) it does 78.1% (95% interval 76.8% – 79.4%); it "
         "recognises 72.0% of the women and 83.0% of the men there." in _summary(markdown)
     )
-    assert "| fairface | 4,001 | 78.1% (76.8% – 79.4%) | 72.0% | 83.0% | 11.0% (8.0% – 14.0%)" in (
+    assert "| fairface | 4,001 | 78.1% [76.8%, 79.4%] | 72.0% | 83.0% | 11.0% [8.0%, 14.0%] |" in (
         markdown
     )
     _write_run(tmp_path / "plain", {"headline": HEADLINE})

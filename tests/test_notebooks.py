@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -161,6 +162,11 @@ def test_report_writes_a_complete_run_folder_with_every_setting_it_was_given(
         # the pages, as they stay off the terminal.
         for notice in ("absl::InitializeLog", "cuInit", "oneDNN", "rendezvous"):
             assert notice not in page, (name, notice)
+    # The tables a reader takes in at a glance: each interval in its figure's cell, not rows or
+    # columns of its own ("95% low"), and counts as whole numbers, never "1209.0".
+    evaluation = (run_dir / "04_evaluation.html").read_text()
+    assert "Value [95% interval]" in evaluation and "Accuracy [95% interval]" in evaluation
+    assert "95% low" not in evaluation and not re.search(r"<td>\d+\.0</td>", evaluation)
     # No collection given: the threshold section says so rather than showing an empty table.
     assert (
         "no validation half to choose a threshold on"

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from facegen.evaluation.subgroups import subgroup_table
+from facegen.reporting.templates import count, estimate
 
 COMPARED = (
     ("Faces", "n_test", None),
@@ -47,19 +48,14 @@ def comparison_table(
 
 def with_interval(head: Mapping[str, Any], key: str, interval: str | None = "same") -> str:
     """``head[key]`` as 'value [low, high]' from the ``<interval>_low`` and ``_high`` keys
-    ("same": the key's own; None: the value alone); '–' where the figure is missing."""
+    ("same": the key's own; None: the value alone); '–' where the figure is missing. The text is
+    ``reporting.templates.estimate``'s, as in every other table."""
     interval = key if interval == "same" else interval
-    value = head.get(key)
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "–"
     if key == "n_test":
-        return f"{int(value):,}"
+        return count(head.get(key))
     if interval is None:
-        return f"{value:.3f}"
-    low, high = head.get(f"{interval}_low"), head.get(f"{interval}_high")
-    if low is None or high is None:
-        return f"{value:.3f}"
-    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+        return estimate(head.get(key))
+    return estimate(head.get(key), head.get(f"{interval}_low"), head.get(f"{interval}_high"))
 
 
 def sharpness(faces: np.ndarray) -> np.ndarray:

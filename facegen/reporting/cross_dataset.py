@@ -29,6 +29,7 @@ from facegen.evaluation.cross_dataset import comparison_table, with_interval
 from facegen.evaluation.summary import evaluate_predictions
 from facegen.faces.batch import frame_files
 from facegen.faces.framing import Framing
+from facegen.reporting.templates import estimate
 
 
 @dataclass
@@ -71,8 +72,9 @@ class CollectionScore:
             table = self.metrics["subgroups"][name]
             lines.append(f"  by {name.replace('_', ' ')}:")
             lines += [
-                f"    {row[name]!s:<18} {row['accuracy']:.3f} "
-                f"[{row['accuracy_low']:.3f}, {row['accuracy_high']:.3f}]  n={int(row['n']):,}"
+                f"    {row[name]!s:<18} "
+                f"{estimate(row['accuracy'], row['accuracy_low'], row['accuracy_high'])}  "
+                f"n={int(row['n']):,}"
                 for _, row in table.iterrows()
             ]
         return "\n".join(lines) + "\n"

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from facegen.data.dataset import Dataset
+from facegen.reporting.templates import estimate
 from facegen.reporting.templates import pct as percent
 
 
@@ -110,8 +111,9 @@ def _weakest(table: pd.DataFrame | list, column: str, k: int = 2) -> list[str]:
     frame = pd.DataFrame(table)
     frame = frame[frame["n"] > 0].nsmallest(k, "accuracy")
     return [
-        f"{column.replace('_', ' ')} {row[column]}: {percent(row['accuracy'])} "
-        f"[{percent(row['accuracy_low'])}, {percent(row['accuracy_high'])}], n={int(row['n']):,}"
+        f"{column.replace('_', ' ')} {row[column]}: "
+        f"{estimate(row['accuracy'], row['accuracy_low'], row['accuracy_high'], percent=True)}, "
+        f"n={int(row['n']):,}"
         for _, row in frame.iterrows()
     ]
 

@@ -1,4 +1,9 @@
-"""Tables as a reader sees them: headings in words, not the ``snake_case`` keys of metrics.json."""
+"""Tables as a reader sees them: headings in words, not the ``snake_case`` keys of metrics.json,
+every figure in one cell with its 95% interval ("0.917 [0.905, 0.927]"), counts as whole numbers.
+
+Only what people read is shaped here; metrics.json keeps its figures as they are, each interval
+as ``_low`` and ``_high`` keys beside its figure.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,15 @@ from typing import Any
 import pandas as pd
 
 from facegen.reporting.plots.style import label, metric_label
+from facegen.reporting.templates import (
+    MISSING,
+    as_number,
+    count,
+    estimate,
+    p_statement,
+    p_value,
+    words,
+)
 
 HEADINGS = {
     "n": "Faces",
@@ -57,12 +71,73 @@ def heading(key: str) -> str:
     return metric_label(key) if "_" in key or key.islower() else label(key)
 
 
-def readable(table: pd.DataFrame) -> pd.DataFrame:
-    """The same table with headings in words, for index levels and columns alike."""
-    renamed = table.rename(columns=lambda c: heading(str(c)) if isinstance(c, str) else c)
-    names = [heading(n) if isinstance(n, str) else n for n in renamed.index.names]
-    return renamed.rename_axis(index=names)
+COUNTS = ("n", "support", "count")
+"""Columns that count faces: whole numbers, thousands separated, never "1209.0"."""
 
+INTERVAL = " [95% interval]"
+"""Added to a figure's heading where its cells carry the interval."""
+
+
+def shown(value: Any, key: str = "") -> Any:
+    """One cell as a reader sees it: three decimals, counts whole, a p-value never "0.000",
+    "–" for a missing or undefined figure; text as it is."""
+    number = as_number(value)
+    if number is None:
+        missing = value is None or (pd.api.types.is_scalar(value) and pd.isna(value))
+        return MISSING if missing else value
+    if key in COUNTS:
+        return count(number)
+    if key.endswith("p_value"):
+        return p_value(float(number))
+    return estimate(number)
+
+
+def readable(table: pd.DataFrame) -> pd.DataFrame:
+    """The same table for a reader: headings in words, for index levels and columns alike, each
+    figure with a ``_low`` and ``_high`` column beside it shown with them in one cell, and every
+    cell formatted by ``shown``."""
+    keys = [c for c in table.columns if isinstance(c, str)]
+    merged = {k for k in keys if f"{k}_low" in keys and f"{k}_high" in keys}
+    ends = {f"{k}_{end}" for k in merged for end in ("low", "high")}
+    headings, cells = [], []
+    for position, column in enumerate(table.columns):
+        if column in ends:
+            continue
+        values = table.iloc[:, position].astype(object)
+        if column in merged:
+            low, high = table[f"{column}_low"], table[f"{column}_high"]
+            values = [estimate(*figures) for figures in zip(values, low, high, strict=True)]
+            headings.append(heading(column) + INTERVAL)
+        else:
+            values = [shown(value, column if isinstance(column, str) else "") for value in values]
+            headings.append(heading(column) if isinstance(column, str) else column)
+        cells.append(values)
+    result = pd.DataFrame(dict(enumerate(cells)), index=table.index)
+    result.columns = headings
+    names = [heading(n) if isinstance(n, str) else n for n in result.index.names]
+    return result.rename_axis(index=names)
+
+
+HEADLINE_ROWS = (
+    ("Test accuracy", "test_accuracy", "n_test"),
+    ("Macro F1", "f1_macro", None),
+    ("ROC AUC", "roc_auc", None),
+    ("Recall, women", "recall_female", None),
+    ("Recall, men", "recall_male", None),
+    ("Recall gap (men - women)", "recall_gap", None),
+    ("Accuracy, children 0-12", "children_0_12_accuracy", "children_0_12_n"),
+    ("Accuracy, ages 60+", "age_60_plus_accuracy", "age_60_plus_n"),
+    ("Accuracy, weakest subgroup: {worst_subgroup}", "worst_subgroup_accuracy", "worst_subgroup_n"),
+    ("Accuracy, weakest ethnicity: {worst_ethnicity}", "worst_ethnicity_accuracy", None),
+)
+"""The headline's rows: the words (which may name a group the headline names), the figure's key
+(its interval is read from ``<key>_low`` and ``<key>_high``) and the key of its face count. The
+gaps between groups follow, one pair of rows per attribute, then the calibration error."""
+
+HEADLINE_COLUMNS = ("Value" + INTERVAL, "Faces")
+
+GROUP_NAMES = ("worst_subgroup", "worst_ethnicity")
+"""Headline keys that name a group: read into the words of the row that gives its accuracy."""
 
 _PHRASES = (
     ("recall_female", "recall (women)"),
@@ -76,32 +151,76 @@ _PHRASES = (
     ("age_band", "age band"),
     ("_p_value", ", p-value"),
     ("_accuracy", ": accuracy"),
-    ("_n", ": faces"),
 )
 
 
 def _headline_words(key: str) -> str:
     if key in HEADLINE:
         return HEADLINE[key]
-    for code, words in _PHRASES:
-        key = key.replace(code, words)
+    if key.endswith("_n"):  # a count: "_n" inside a word ("_new") is no count
+        key = key.removesuffix("_n") + ": faces"
+    for code, phrase in _PHRASES:
+        key = key.replace(code, phrase)
     key = key.replace("_", " ")
     return key[:1].upper() + key[1:]
 
 
 def headline_table(headline: Mapping[str, Any]) -> pd.DataFrame:
-    """The headline as two columns, a figure per line, in the order metrics.json keeps."""
-    rows = [(_headline_words(key), _shown(value)) for key, value in headline.items()]
-    return pd.DataFrame(rows, columns=["Figure", "Value"]).set_index("Figure")
+    """The headline a screen long: one row per figure, its 95% interval in the same cell
+    ("0.917 [0.905, 0.927]"), and the number of faces it was measured on where the headline
+    records it. The equalized-odds difference carries its p-value ("0.116 (p = 0.017)").
+
+    A figure the headline lacks (an older run, a collection without the project's age bands) has
+    no row; a key this table does not know gets a row of its own at the end, so none is hidden.
+    """
+    rows: list[tuple[str, str, str]] = []
+    used = set(GROUP_NAMES)
+
+    def add(text: str, key: str, n_key: str | None = None, note: str = "") -> None:
+        low, high = f"{key}_low", f"{key}_high"
+        used.update((key, low, high, n_key or key))
+        figure = estimate(headline[key], headline.get(low), headline.get(high))
+        rows.append((text, figure + note, "" if n_key is None else count(headline.get(n_key))))
+
+    names = {name: words(headline.get(name)) for name in GROUP_NAMES}
+    for text, key, n_key in HEADLINE_ROWS:
+        if key in headline:
+            add(text.format(**names), key, n_key)
+    gap = "accuracy_gap_"  # with the equalized-odds difference, for each fairness attribute
+    for attribute in [key.removeprefix(gap) for key in headline if key.startswith(gap)]:
+        add(f"Accuracy gap by {words(attribute)}", f"accuracy_gap_{attribute}")
+        eod = f"equalized_odds_difference_{attribute}"
+        if eod in headline:
+            p = as_number(headline.get(f"{eod}_p_value"))
+            used.add(f"{eod}_p_value")
+            add(f"Equalized-odds difference by {words(attribute)}", eod,
+                note="" if p is None else f" (p {p_statement(p)})")  # fmt: skip
+    if "expected_calibration_error" in headline:
+        add("Expected calibration error", "expected_calibration_error")
+    for key in [k for k in headline if k not in used]:
+        add(_headline_words(key), key)
+    return pd.DataFrame(rows, columns=["Figure", *HEADLINE_COLUMNS]).set_index("Figure")
 
 
-def _shown(value: Any) -> Any:
-    """Four decimals are what the intervals support; a group name reads in words."""
-    if isinstance(value, float):
-        return round(value, 4)
-    if isinstance(value, str):
-        return value.replace("age_band", "age band")
-    return value
+CLASSES = (("male", "Male"), ("female", "Female"), ("macro", "Macro average"))
+
+
+def class_table(overall: Mapping[str, Any]) -> pd.DataFrame:
+    """Precision, recall and F1 per class and their macro average, each with its number of test
+    faces (``classification_summary``'s ``support``) as a whole number."""
+    rows = {words_: overall[key] for key, words_ in CLASSES if key in overall}
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("Class")
+    return readable(table[[c for c in ("precision", "recall", "f1", "support") if c in table]])
+
+
+def fairness_table(fairness: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """``fairness_summary`` of each attribute as a column, a figure per row (its per-group table
+    aside): the weakest and strongest group, the gap, the EOD beside a fair model's, p."""
+    figures = {
+        attribute: {key: value for key, value in summary.items() if key != "by_group"}
+        for attribute, summary in fairness.items()
+    }
+    return readable(pd.DataFrame(figures).T).T.rename(columns=heading)
 
 
 def decision_point_table(decision: Mapping[str, Any]) -> pd.DataFrame:
@@ -117,4 +236,4 @@ def decision_point_table(decision: Mapping[str, Any]) -> pd.DataFrame:
             "recall_female": "Recall, women",
             "recall_male": "Recall, men",
         }
-    ).round(4)
+    ).map(shown)
