@@ -4,7 +4,7 @@ UTKFace's crops were aligned on facial landmarks, so the model has only ever see
 eyes at fixed points, the face filling the frame. Faces from anywhere else are framed
 differently (FairFace keeps a wider margin; a phone photo holds a whole scene). Mapping each
 face's five landmarks onto ``TEMPLATE``, where the same landmarks sit in UTKFace's own crops,
-gives every face the training framing before the one ``preprocess_face`` sees it.
+gives every face the training framing before ``preprocess.model_input`` sees it.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ at ``detect.CROP_SIDE`` as every crop is (``benchmarks/measure_alignment.py`` pr
 
 ALIGNED_SIZE = 64
 """Side of an aligned crop in pixels: the resolution of the training faces before
-``preprocess_face`` shrinks them, so a face from anywhere is resampled the way they were."""
+``preprocess.model_input`` shrinks them, so a face from anywhere is resampled the way they were."""
 
 
 def alignment_matrix(landmarks: np.ndarray, size: int = ALIGNED_SIZE) -> np.ndarray:

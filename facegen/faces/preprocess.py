@@ -1,5 +1,9 @@
-"""The one preprocessing function: training, evaluation and ``facegen predict`` all call it, so a
-face is seen the same way everywhere.
+"""From a framed face to the model's input: ``model_input`` is the one function that makes it.
+
+Training, evaluation, ``facegen predict``, ``facegen evaluate`` and the notebooks' figures all
+reach it through ``faces.framing``, so a face is seen the same way everywhere. ``load_face``
+(resizing alone) makes the stored crops that the split and the near-duplicate search read, so
+that neither depends on the detector.
 """
 
 from __future__ import annotations
@@ -38,8 +42,8 @@ def normalize_lighting(face: np.ndarray) -> np.ndarray:
     equalisation, ``LIGHTING_TILES`` x ``LIGHTING_TILES`` tiles).
 
     Faces from elsewhere are darker and flatter than UTKFace's; equalising every model input,
-    training faces included, narrowed the gap between women's and men's recall on FairFace's
-    validation half from 0.156 to 0.108 (docs/decisions.md).
+    training faces included, narrowed the gap between women's and men's recall on FairFace
+    (docs/decisions.md, *Lighting evened by CLAHE*).
     """
     clahe = cv2.createCLAHE(clipLimit=LIGHTING_CLIP, tileGridSize=(LIGHTING_TILES,) * 2)
     return clahe.apply(face)

@@ -2,8 +2,8 @@
 
 Augmentation lives inside the model as a layer (``facegen.modeling.augment``): it runs only in
 training and passes faces through untouched at inference, it travels with the saved ``.keras``
-file, and prediction needs nothing but the uint8 48x48 face that
-``facegen.faces.preprocess.preprocess_face`` makes.
+file (and is left out of its ONNX copy), and prediction needs nothing but the uint8 48x48 face,
+lighting evened, that ``facegen.faces.preprocess.model_input`` makes.
 """
 
 from __future__ import annotations
