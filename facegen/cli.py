@@ -62,7 +62,7 @@ def _parse_value(text: str):
 
 
 def _report_command(args: argparse.Namespace) -> int:
-    from facegen.reporting.cross_dataset import external_paths
+    from facegen.runs.collection_scores import external_paths
     from facegen.runs.manifest import read_manifest
     from facegen.runs.pipeline import run_report
 
@@ -266,7 +266,7 @@ def _evaluate_command(args: argparse.Namespace) -> int:
 
     collection = read_collection(args.path, name=args.name)
     model, model_path, views = _model_for(args)
-    from facegen.reporting.cross_dataset import external_dir, score_collection, write_score
+    from facegen.runs.collection_scores import external_dir, score_collection, write_score
 
     print(describe(collection), file=sys.stderr)
     score = score_collection(

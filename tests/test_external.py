@@ -298,7 +298,7 @@ def test_the_threshold_table_reads_the_models_row_from_the_headline_and_chooses_
     import numpy as np
     import pandas as pd
 
-    from facegen.reporting.cross_dataset import CollectionScore, threshold_table
+    from facegen.runs.collection_scores import CollectionScore, threshold_table
 
     rng = np.random.default_rng(1)
 

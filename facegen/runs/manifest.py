@@ -56,7 +56,7 @@ def finish_manifest(
         if (run_dir / name).exists():
             manifest[key] = json.loads((run_dir / name).read_text())
     if (run_dir / "metrics.json").exists() and status == "complete":
-        from facegen.reporting.cross_dataset import read_external_summary
+        from facegen.runs.collection_scores import read_external_summary
 
         manifest["headline"] = json.loads((run_dir / "metrics.json").read_text())["headline"]
         manifest["headline"].update(read_external_summary(run_dir))

@@ -123,7 +123,7 @@ def _absolute_paths(parameters: dict) -> dict:
 def _external_collections(given: list[str] | str | None) -> list[str]:
     """The external collections as absolute paths, each checked before any notebook starts."""
     from facegen.data.external import CollectionNotFoundError
-    from facegen.reporting.cross_dataset import external_paths
+    from facegen.runs.collection_scores import external_paths
 
     paths = [path.absolute() for path in external_paths(given)]
     missing = [str(path) for path in paths if not path.exists()]
