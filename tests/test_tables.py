@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 
 from facegen import config
-from facegen.evaluation.cross_dataset import with_interval
 from facegen.evaluation.summary import evaluate_predictions
 from facegen.reporting.tables import (
     class_table,
     fairness_table,
     headline_table,
     readable,
+    with_interval,
 )
 from facegen.reporting.templates import estimate
 

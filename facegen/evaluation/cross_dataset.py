@@ -1,61 +1,16 @@
-"""UTKFace's test split and other collections side by side, and what separates them.
+"""What separates UTKFace's test split from other collections.
 
-Each collection is read through the same headline keys ``evaluate_predictions`` writes, so one
-table holds them all. ``factor_table`` asks what limits a collection: accuracy by a property of
-the face (framing, sharpness, pose, age, ethnicity), each with its count and interval.
+``factor_table`` asks what limits a collection: accuracy by a property of the face (framing,
+sharpness, pose, age, ethnicity), each with its count and interval. The collections side by side,
+as a reader sees them, are ``reporting.tables.comparison_table``.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from facegen.evaluation.subgroups import subgroup_table
-from facegen.reporting.templates import count, estimate
-
-COMPARED = (
-    ("Faces", "n_test", None),
-    ("Accuracy", "test_accuracy", "test_accuracy"),
-    ("Recall, women", "recall_female", "recall_female"),
-    ("Recall, men", "recall_male", "recall_male"),
-    ("Gap, men - women", "recall_gap", "recall_gap"),
-    ("ROC AUC", "roc_auc", None),
-)
-
-
-def comparison_table(
-    headlines: Mapping[str, Mapping[str, Any]], coverage: Mapping[str, float] | None = None
-) -> pd.DataFrame:
-    """One row per collection: its figures as 'value [low, high]' strings, ready to show.
-
-    ``headlines`` maps a row name (e.g. "UTKFace test", "fairface test") to a headline dict;
-    ``coverage`` optionally maps the same names to the share of faces aligned from landmarks.
-    """
-    rows = []
-    for name, head in headlines.items():
-        row: dict[str, Any] = {"Collection": name}
-        for column, key, interval in COMPARED:
-            row[column] = with_interval(head, key, interval)
-        if coverage is not None:
-            share = coverage.get(name)
-            row["Aligned"] = "–" if share is None else f"{100 * share:.1f}%"
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("Collection")
-
-
-def with_interval(head: Mapping[str, Any], key: str, interval: str | None = "same") -> str:
-    """``head[key]`` as 'value [low, high]' from the ``<interval>_low`` and ``_high`` keys
-    ("same": the key's own; None: the value alone); '–' where the figure is missing. The text is
-    ``reporting.templates.estimate``'s, as in every other table."""
-    interval = key if interval == "same" else interval
-    if key == "n_test":
-        return count(head.get(key))
-    if interval is None:
-        return estimate(head.get(key))
-    return estimate(head.get(key), head.get(f"{interval}_low"), head.get(f"{interval}_high"))
 
 
 def sharpness(faces: np.ndarray) -> np.ndarray:

@@ -237,3 +237,45 @@ def decision_point_table(decision: Mapping[str, Any]) -> pd.DataFrame:
             "recall_male": "Recall, men",
         }
     ).map(shown)
+
+
+COMPARED = (
+    ("Faces", "n_test", None),
+    ("Accuracy", "test_accuracy", "test_accuracy"),
+    ("Recall, women", "recall_female", "recall_female"),
+    ("Recall, men", "recall_male", "recall_male"),
+    ("Gap, men - women", "recall_gap", "recall_gap"),
+    ("ROC AUC", "roc_auc", None),
+)
+
+
+def comparison_table(
+    headlines: Mapping[str, Mapping[str, Any]], coverage: Mapping[str, float] | None = None
+) -> pd.DataFrame:
+    """One row per collection: its figures as 'value [low, high]' strings, ready to show.
+
+    ``headlines`` maps a row name (e.g. "UTKFace test", "fairface test") to a headline dict;
+    ``coverage`` optionally maps the same names to the share of faces aligned from landmarks.
+    """
+    rows = []
+    for name, head in headlines.items():
+        row: dict[str, Any] = {"Collection": name}
+        for column, key, interval in COMPARED:
+            row[column] = with_interval(head, key, interval)
+        if coverage is not None:
+            share = coverage.get(name)
+            row["Aligned"] = MISSING if share is None else f"{100 * share:.1f}%"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("Collection")
+
+
+def with_interval(head: Mapping[str, Any], key: str, interval: str | None = "same") -> str:
+    """``head[key]`` as 'value [low, high]' from the ``<interval>_low`` and ``_high`` keys
+    ("same": the key's own; None: the value alone); '–' where the figure is missing. The text is
+    ``estimate``'s, as in every other table."""
+    interval = key if interval == "same" else interval
+    if key == "n_test":
+        return count(head.get(key))
+    if interval is None:
+        return estimate(head.get(key))
+    return estimate(head.get(key), head.get(f"{interval}_low"), head.get(f"{interval}_high"))

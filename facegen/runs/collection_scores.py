@@ -25,10 +25,10 @@ from facegen.data.external import (
     not_usable,
     read_collection,
 )
-from facegen.evaluation.cross_dataset import comparison_table, with_interval
 from facegen.evaluation.summary import evaluate_predictions
 from facegen.faces.batch import frame_files
 from facegen.faces.framing import Framing
+from facegen.reporting.tables import comparison_table, with_interval
 from facegen.reporting.templates import estimate
 
 
