@@ -344,7 +344,14 @@ def _shared_options() -> dict[str, argparse.ArgumentParser]:
         default=config.SEED,
         help=f"seed of the split and of training (default: {config.SEED})",
     )
-    shared["profile"].add_argument("--profile", default="full", choices=sorted(config.PROFILES))
+    shared["profile"].add_argument(
+        "--profile",
+        default="full",
+        choices=sorted(config.PROFILES),
+        help=f"full (the default: every face, {config.PROFILES['full']['epochs']} epochs) or smoke "
+        f"({config.PROFILES['smoke']['max_images']} faces, {config.PROFILES['smoke']['epochs']} "
+        "epochs: a quick check that everything runs)",
+    )
     shared["profile"].add_argument("--epochs", type=int, help="default: the profile's")
     shared["reports"].add_argument(
         "--reports-dir", help="the folder that holds the run folders (default: reports/)"
@@ -487,7 +494,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="each image is one face, as UTKFace files are: its most central face is aligned, "
         "or the whole image is used when none is found (the row says which)",
     )
-    predict.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    predict.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="a table for people (the default), CSV or JSON for programs",
+    )
     predict.add_argument("-o", "--output", help="write the table/CSV/JSON here, not to stdout")
     predict.add_argument(
         "--annotate", metavar="DIR", help="write copies of the images with boxes and labels"
@@ -513,14 +525,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Score a model on a labelled face collection: FairFace's layout (a folder "
         "with fairface_label_*.csv), folders per class (female/, male/), or a CSV with file,gender "
         "and optional age and ethnicity columns. Each face is found, aligned to UTKFace's frame "
-        "and classified; the same per-subgroup tables with 95%% intervals and the same fairness "
+        "and classified; the same per-subgroup tables with 95% intervals and the same fairness "
         "summary as the test split are written. Unreadable files, unknown labels and faces not "
         "found are counted and reported, never fatal. The collection is split once, seeded and "
         "stratified by gender x ethnicity, into halves: make choices on val, report test.",
     )
     evaluate.add_argument("path", help="the collection: a folder or a CSV file")
     evaluate.add_argument("--name", help="the collection's name in reports (default: its folder)")
-    evaluate.add_argument("--half", choices=config.EXTERNAL_HALVES, default="test")
+    evaluate.add_argument(
+        "--half",
+        choices=config.EXTERNAL_HALVES,
+        default="test",
+        help="test (the default): the half reported; val: the half to make choices on; all",
+    )
     evaluate.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
     evaluate.add_argument(
         "--out",
