@@ -220,6 +220,8 @@ def _predict_command(args: argparse.Namespace) -> int:
     inputs = collect_inputs(args.paths)  # before TensorFlow starts: a usage error costs nothing
     if not inputs:
         raise UsageError("no input files")
+    if args.ray:
+        return _predict_on_ray(args, inputs)
     model, model_path, views = _model_for(args)
     from facegen.predict import output as prediction_output
     from facegen.predict.classify import classify_files
@@ -261,9 +263,47 @@ def _predict_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _predict_on_ray(args: argparse.Namespace, inputs) -> int:
+    """``predict --ray``: a Ray Data job writing a Parquet folder (``facegen.predict.on_ray``)."""
+    from facegen.predict import on_ray
+
+    on_ray.require_ray()  # before anything else: without the extra, one line and exit 2
+    if not args.output:
+        raise UsageError("--ray writes a Parquet folder: give it with -o, e.g. -o results.parquet")
+    if args.annotate or args.format != "table":
+        raise UsageError(
+            "--ray writes Parquet rows with the CSV's columns; drop --format and --annotate"
+        )
+    model_path = Path(args.model) if args.model else _default_model(args)
+    from facegen.modeling.inference import recorded_views
+
+    job = on_ray.predict_on_ray(
+        inputs,
+        model_path,
+        args.output,
+        cropped=args.cropped,
+        batch_size=args.batch_size,
+        views=args.views or recorded_views(model_path),
+        progress=(not args.quiet and sys.stderr.isatty()) or args.progress,
+        verbose=args.verbose,
+    )
+    line, processed = on_ray.summary(job.out)
+    if not args.quiet:
+        earlier = f", {job.done_before:,} of them done before" if job.done_before else ""
+        print(f"facegen: {line}{earlier} (model {model_path}); rows in {job.out}", file=sys.stderr)
+    if not processed:
+        print("facegen: no input could be processed", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def _evaluate_command(args: argparse.Namespace) -> int:
     from facegen.data.external import describe, read_collection
 
+    if args.ray:
+        from facegen.predict.on_ray import require_ray
+
+        require_ray()  # without the extra: one line, exit 2, before anything is read
     collection = read_collection(args.path, name=args.name)
     model, model_path, views = _model_for(args)
     from facegen.runs.collection_scores import external_dir, score_collection, write_score
@@ -277,6 +317,8 @@ def _evaluate_command(args: argparse.Namespace) -> int:
         n_boot=args.n_boot,
         views=views,
         progress=not args.quiet and sys.stderr.isatty(),
+        ray_model=model_path if args.ray else None,
+        verbose=args.verbose,
     )
     out = Path(args.out or external_dir(Path(model_path).parent, collection.name, args.half))
     write_score(score, out)
@@ -514,6 +556,13 @@ def build_parser() -> argparse.ArgumentParser:
         "everything in this process)",
     )
     predict.add_argument("--progress", action="store_true", help="progress bar even when piped")
+    predict.add_argument(
+        "--ray",
+        action="store_true",
+        help="run as a Ray Data job (extra: pip install \"facegen[ray]\"): on $RAY_ADDRESS's "
+        "cluster, else a local Ray on 127.0.0.1; -o names a Parquet folder, one row per face "
+        "with the CSV's columns, and the same command run again goes on where it stopped",
+    )
     predict.set_defaults(run=_predict_command)
 
     evaluate = add_command(
@@ -543,6 +592,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         help="folder for metrics.json and predictions.csv "
         "(default: <model's run>/external/<name>-<half>/)",
+    )
+    evaluate.add_argument(
+        "--ray",
+        action="store_true",
+        help="find, align and classify the faces as a Ray Data job (extra: pip install "
+        "\"facegen[ray]\"): on $RAY_ADDRESS's cluster, else a local Ray on 127.0.0.1",
     )
     evaluate.set_defaults(run=_evaluate_command)
 

@@ -192,6 +192,27 @@ class _Failed:
     error: BaseException
 
 
+def classify_analysed(
+    results: Sequence[ImageResult], model, *, batch_size: int = 1024, views: str | None = None
+) -> None:
+    """Classify the faces of analysed results in one pass, ``batch_size`` per model call: each
+    result with faces gets its ``probabilities`` and lets go of its ``faces``. The one place
+    where in-process and Ray jobs (``predict.on_ray``) meet the model."""
+    from facegen.modeling.inference import predict_proba
+
+    with_faces = [r for r in results if r.faces is not None and len(r.faces)]
+    if not with_faces:
+        return
+    faces = np.concatenate([r.faces for r in with_faces])
+    probabilities = predict_proba(model, faces, batch_size=batch_size, views=views)
+    offset = 0
+    for result in with_faces:
+        n = len(result.faces)
+        result.probabilities = probabilities[offset : offset + n]
+        result.faces = None
+        offset += n
+
+
 def classify_files(
     inputs: Sequence[InputFile],
     model,
@@ -208,23 +229,12 @@ def classify_files(
     on ``workers`` processes (None: one per core). ``views`` None follows
     ``config.TEST_TIME_VIEWS``, as the evaluation notebook does.
     """
-    from facegen.modeling.inference import predict_proba
-
     size = int(model.input_shape[1])
     results: dict[str, ImageResult] = {}
     pending: list[ImageResult] = []
 
     def flush() -> None:
-        if not pending:
-            return
-        faces = np.concatenate([r.faces for r in pending])
-        probabilities = predict_proba(model, faces, batch_size=batch_size, views=views)
-        offset = 0
-        for result in pending:
-            n = len(result.faces)
-            result.probabilities = probabilities[offset : offset + n]
-            result.faces = None
-            offset += n
+        classify_analysed(pending, model, batch_size=batch_size, views=views)
         pending.clear()
 
     with tqdm(

@@ -91,10 +91,14 @@ def score_collection(
     views: str | None = None,
     max_faces: int | None = None,
     progress: bool = False,
+    ray_model: str | os.PathLike | None = None,
+    verbose: bool = False,
 ) -> CollectionScore:
     """Frame, classify and evaluate one half of a collection (``config.EXTERNAL_HALVES``).
 
     ``max_faces`` takes a seeded sample of the half (a quick run's profile); None keeps it all.
+    ``ray_model``: frame and classify on Ray's actors with this model file (``evaluate --ray``,
+    ``predict.on_ray.frame_and_classify``) instead of here; the evaluation is the same.
     """
     from facegen.modeling.inference import predict_proba
 
@@ -106,7 +110,18 @@ def score_collection(
     chosen = usable if half == "all" else usable[usable["half"] == half]
     if max_faces is not None and len(chosen) > max_faces:
         chosen = chosen.sample(max_faces, random_state=seed).sort_index()
-    framed = frame_files(chosen["file"].tolist(), chosen["path"].tolist(), size, progress=progress)
+    views = views or config.TEST_TIME_VIEWS
+    if ray_model is not None:
+        from facegen.predict.on_ray import frame_and_classify
+
+        framed, p_framed = frame_and_classify(
+            chosen["file"].tolist(), [str(p) for p in chosen["path"]], size, ray_model,
+            views=views, progress=progress, verbose=verbose,
+        )  # fmt: skip
+    else:
+        framed = frame_files(
+            chosen["file"].tolist(), chosen["path"].tolist(), size, progress=progress
+        )
     position = {name: i for i, name in enumerate(framed.files)}
     rows = chosen[chosen["file"].isin(position)].reset_index(drop=True)
     if rows.empty:  # evaluate_predictions would only say "y_true is empty"
@@ -115,7 +130,9 @@ def score_collection(
     images = framed.images[order]
     rows["framing"] = [framed.framing[i] for i in order]
     rows["turn"] = framed.turn[order]
-    rows["p_female"] = predict_proba(model, images, views=views or config.TEST_TIME_VIEWS)
+    rows["p_female"] = (
+        p_framed[order] if ray_model is not None else predict_proba(model, images, views=views)
+    )
     labels = (rows["gender"] == "female").to_numpy(dtype=np.int8)
     metrics = evaluate_predictions(
         rows, labels, rows["p_female"].to_numpy(), n_boot=n_boot, seed=seed
