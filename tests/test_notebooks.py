@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -16,19 +17,9 @@ from facegen import config
 from facegen.cli import main
 from facegen.config import NOTEBOOKS
 from facegen.runs.pipeline import ReportFailed, run_report
-from facegen.runs.run import Settings
+from facegen.runs.run import OWN_PARAMETERS, Settings, notebook_parameters
 
 NOTEBOOK_PATHS = [config.PROJECT_ROOT / "notebooks" / f"{name}.ipynb" for name in NOTEBOOKS]
-PARAMETERS = (
-    "data_dir",
-    "image_size",
-    "seed",
-    "epochs",
-    "max_images",
-    "n_boot",
-    "run_dir",
-    "profile",
-)
 
 
 @pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=NOTEBOOKS)
@@ -41,13 +32,29 @@ def test_committed_without_outputs(path):
             )
 
 
-@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=NOTEBOOKS)
-def test_first_code_cell_is_the_papermill_parameters_cell(path):
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_the_parameters_cell_assigns_what_run_py_lists(name):
+    """The first code cell is papermill's, and assigns literals to exactly the names, with the
+    defaults, that ``run.notebook_parameters`` gives: the pipeline checks ``-p`` names against that
+    list, so a parameter added to one and not the other fails here."""
+    path = config.NOTEBOOKS_DIR / f"{name}.ipynb"
     notebook = nbformat.read(path, as_version=4)
     first = next(cell for cell in notebook.cells if cell.cell_type == "code")
     assert "parameters" in first.metadata.get("tags", [])
-    defined = {line.split("=")[0].strip() for line in first.source.splitlines() if "=" in line}
-    assert set(PARAMETERS) <= defined
+    assigned = []
+    for statement in ast.parse(first.source).body:
+        assert isinstance(statement, ast.Assign) and len(statement.targets) == 1, (
+            f"{path.name}: papermill reads only plain assignments: {ast.unparse(statement)}"
+        )
+        (target,) = statement.targets
+        assert isinstance(target, ast.Name), ast.unparse(statement)
+        assigned.append((target.id, ast.literal_eval(statement.value)))
+    assert len(assigned) == len(dict(assigned)), f"{path.name}: a name assigned twice"
+    assert dict(assigned) == notebook_parameters(name)
+
+
+def test_every_notebooks_own_parameters_belong_to_a_notebook_of_the_pipeline():
+    assert set(OWN_PARAMETERS) <= set(NOTEBOOKS)
 
 
 def test_nbval_runs_every_notebook_in_order(face_folder, tmp_path):

@@ -24,14 +24,9 @@ from facegen.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 from facegen.reporting.pages import write_index
 from facegen.runs import pipeline
 from facegen.runs.pipeline import ReportFailed, run_report
+from facegen.runs.run import PARAMETERS
 
-PARAMETERS_CELL = (
-    "\n".join(
-        f"{name} = None"
-        for name in ("data_dir", "image_size", "seed", "epochs", "max_images", "n_boot", "profile")
-    )
-    + "\nrun_dir = None"
-)
+PARAMETERS_CELL = "\n".join(f"{name} = {default!r}" for name, default in PARAMETERS.items())
 
 
 def write_notebooks(folder: Path, *bodies: str) -> tuple[str, ...]:

@@ -25,7 +25,7 @@ from facegen.reporting.model_card import write_model_card
 from facegen.reporting.pages import export_html
 from facegen.runs.folders import create_run_folder, new_run_id, update_index
 from facegen.runs.manifest import finish_manifest, new_manifest, write_manifest
-from facegen.runs.run import Settings
+from facegen.runs.run import Settings, notebook_parameters
 
 __all__ = ["ReportFailed", "new_run_id", "resolve_inputs", "run_report"]
 
@@ -48,22 +48,15 @@ def _notebooks() -> list[tuple[str, Path]]:
 
 
 def known_parameters() -> list[str]:
-    """Every parameter a notebook of the pipeline declares in its ``parameters`` cell, as
-    papermill reads it; papermill itself would inject an unknown name and carry on."""
-    import papermill
-
-    names: set[str] = set()
-    for _, path in _notebooks():
-        names.update(papermill.inspect_notebook(str(path)))
-    return sorted(names)
+    """Every parameter a notebook of the pipeline declares in its ``parameters`` cell
+    (``run.notebook_parameters``); papermill itself would inject an unknown name and carry on."""
+    return sorted({name for notebook in config.NOTEBOOKS for name in notebook_parameters(notebook)})
 
 
-def _declared(parameters: dict[str, Any], notebook: Path) -> dict[str, Any]:
+def _declared(parameters: dict[str, Any], notebook: str) -> dict[str, Any]:
     """The parameters ``notebook`` declares: one meant for another notebook (``external`` is
     only 05's) would make papermill warn on the terminal and inject a name nothing reads."""
-    import papermill
-
-    names = set(papermill.inspect_notebook(str(notebook)))
+    names = notebook_parameters(notebook)
     return {name: value for name, value in parameters.items() if name in names}
 
 
@@ -206,7 +199,7 @@ def _execute(
         papermill.execute_notebook(
             str(source),
             str(output),
-            parameters=_declared({**parameters, "run_dir": str(run_dir)}, source),
+            parameters=_declared({**parameters, "run_dir": str(run_dir)}, source.stem),
             kernel_name="python3",
             progress_bar=False,
             log_output=False,

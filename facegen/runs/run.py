@@ -10,7 +10,7 @@ import hashlib
 import json
 import operator
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,20 @@ class Settings:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+PARAMETERS: dict[str, None] = dict.fromkeys([*(f.name for f in fields(Settings)), "run_dir"])
+"""The papermill parameters every notebook's ``parameters`` cell assigns, in any order, each to
+its default here, None: ``Settings.resolve`` fills in the profile's values and ``Run`` the
+folder. The one list of them; tests/test_notebooks.py holds each notebook's cell to it."""
+
+OWN_PARAMETERS: dict[str, dict[str, None]] = {"05_cross_dataset": {"external": None}}
+"""Parameters that one notebook alone takes, beyond ``PARAMETERS``."""
+
+
+def notebook_parameters(name: str) -> dict[str, None]:
+    """The names and defaults that notebook ``name``'s ``parameters`` cell assigns."""
+    return {**PARAMETERS, **OWN_PARAMETERS.get(name, {})}
 
 
 def _whole_number(name: str, value: Any, *, minimum: int = 1) -> int:
