@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@# Notebooks reach git without outputs: nbstripout as this clone's filter (.gitattributes names
+	@# it). Skipped outside a git checkout of this folder, e.g. in an unpacked sdist.
+	@if [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$$(pwd -P)" ]; then \
+		$(BIN)/nbstripout --install --attributes .gitattributes; fi
 	@touch $@
 
 ## The main job: the notebooks, run by papermill into reports/<run-id>/ (ARGS adds options,
