@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.facegen-installed
 
-.PHONY: install report data test lint benchmark clean-cache
+.PHONY: install report data test test-fast lint benchmark clean-cache
 
 install: $(STAMP)
 
@@ -32,6 +32,11 @@ data: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check facegen tests benchmarks .ci
 	$(BIN)/python -m pytest
+
+## The inner loop: ruff, then every test not marked slow (no notebook, report pipeline or
+## training run in a new process). `make test` stays the full suite, the one CI runs.
+test-fast: lint
+	$(BIN)/python -m pytest -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check facegen tests benchmarks .ci

@@ -100,6 +100,7 @@ def test_the_layer_survives_a_safe_mode_save_and_load(tmp_path):
     assert np.allclose(loaded.predict(faces, verbose=0), model.predict(faces, verbose=0))
 
 
+@pytest.mark.slow
 def test_facegen_loads_a_saved_model_in_a_fresh_process(tmp_path):
     # Only facegen.modeling.predict is imported there: loading must register the layer itself.
     import subprocess

@@ -72,6 +72,7 @@ def test_every_notebooks_own_parameters_belong_to_a_notebook_of_the_pipeline():
     assert set(OWN_PARAMETERS) <= set(NOTEBOOKS)
 
 
+@pytest.mark.slow
 def test_nbval_runs_every_notebook_in_order(face_folder, tmp_path):
     """nbval cannot pass parameters, so the smoke profile and folders come from the environment."""
     run_dir = tmp_path / "run"
@@ -119,6 +120,7 @@ NON_DEFAULT = {
 }
 
 
+@pytest.mark.slow
 def test_report_writes_a_complete_run_folder_with_every_setting_it_was_given(
     face_folder, tmp_path, monkeypatch, capfd
 ):
@@ -219,6 +221,7 @@ def test_bad_parameters_are_refused_before_any_notebook_runs(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_a_failing_notebook_marks_the_run_failed(tmp_path):
     data = tmp_path / "data"
     data.mkdir()

@@ -182,6 +182,7 @@ print(pipeline.run_report({"data_dir": sys.argv[2], "profile": "smoke"}, root=sy
 """
 
 
+@pytest.mark.slow
 def test_two_reports_started_together_get_their_own_folders(face_folder, tmp_path, monkeypatch):
     write_notebooks(tmp_path / "notebooks", "print('hello')")
     reports = tmp_path / "reports"

@@ -11,6 +11,7 @@ from facegen.modeling.saving import load_model
 from facegen.runs import training_run
 
 
+@pytest.mark.slow
 def test_train_writes_a_run_folder_like_the_pipelines(face_folder, tmp_path, capsys):
     out = tmp_path / "run"
     code = main(
@@ -46,6 +47,7 @@ def test_train_writes_a_run_folder_like_the_pipelines(face_folder, tmp_path, cap
     assert "already holds a complete run" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_keeps_the_good_model_and_restarts_cleanly(
     face_folder, tmp_path, capsys, monkeypatch
 ):
@@ -85,6 +87,7 @@ def test_bad_parameters_are_refused_with_one_message(capsys):
     assert "image_size must be between" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_training_progress_goes_to_stderr(face_folder, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--profile", "smoke", "--data-dir", str(face_folder), "--out", str(out),
