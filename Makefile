@@ -1,6 +1,6 @@
 # The two commands a user needs: `make report` (the whole job) and `make test`.
-# Both create .venv/ on first use and install the project into it; later runs reuse it and only
-# reinstall when pyproject.toml changes.
+# Both create .venv/ on first use and install the project into it with its dev and ray extras;
+# later runs reuse it and only reinstall when pyproject.toml changes.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,7 +14,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,ray]"
 	@# Notebooks reach git without outputs: nbstripout as this clone's filter (.gitattributes names
 	@# it). Skipped outside a git checkout of this folder, e.g. in an unpacked sdist.
 	@if [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$$(pwd -P)" ]; then \

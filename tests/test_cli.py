@@ -47,7 +47,7 @@ def test_verbose_is_accepted_before_and_after_the_command(argv, verbose):
     assert build_parser().parse_args(argv).verbose is verbose
 
 
-def test_exit_statuses_are_distinct_and_documented_in_help_and_readme(capsys):
+def test_exit_statuses_are_distinct_and_documented_in_help_and_the_cli_guide(capsys):
     assert len(set(EXIT_STATUSES)) == len(EXIT_STATUSES) == 6
     for argv in (["--help"], ["predict", "--help"], ["report", "--help"]):
         with pytest.raises(SystemExit):
@@ -55,9 +55,9 @@ def test_exit_statuses_are_distinct_and_documented_in_help_and_readme(capsys):
         text = " ".join(capsys.readouterr().out.split())
         for status, meaning in EXIT_STATUSES.items():
             assert f"{status} {meaning}" in text, (argv, status)
-    readme = " ".join((config.PROJECT_ROOT / "README.md").read_text().split())
+    guide = " ".join((config.PROJECT_ROOT / "docs" / "cli.md").read_text().split())
     for status, meaning in EXIT_STATUSES.items():
-        assert f"| {status} | {meaning} |" in readme, status
+        assert f"| {status} | {meaning} |" in guide, status
 
 
 @pytest.mark.parametrize(
