@@ -27,6 +27,8 @@ from .conftest import astronaut, astronaut_face, rgb_jpeg_bytes, rgb_png_bytes
 
 N_CROPS = 64
 
+pytestmark = pytest.mark.slow  # a local Ray starts: about a minute in all
+
 
 @pytest.fixture(scope="module")
 def ray_local():
