@@ -30,8 +30,9 @@ from facegen.runs.run import Settings, notebook_parameters
 __all__ = ["ReportFailed", "new_run_id", "resolve_inputs", "run_report"]
 
 KERNEL_LOG = "kernels.log"
-"""What the notebooks' kernels write outside their cells (TensorFlow's start-up lines, ipykernel's
-warnings, the last words of a kernel that died), kept in the run folder instead of the terminal."""
+"""What the notebooks' kernels write outside their cells (ipykernel's warnings, the last words of a
+kernel that died), kept in the run folder instead of the terminal. TensorFlow starts quietly in
+each kernel (``runs.notebook.start``), so its start-up lines are not among them."""
 
 SET_BY_THE_PIPELINE = ("run_dir",)
 """Notebook parameters that ``run_report`` sets itself (one run folder per run)."""
