@@ -215,7 +215,7 @@ def test_the_command_keeps_the_terminal_quiet_and_never_starts_tensorflow(
     *lines, imported = run.stderr.splitlines()
     assert imported == "False False"
     assert lines and all(line.startswith("facegen: ") for line in lines), run.stderr
-    assert f"{N_CROPS} files: " in lines[-1] and "1 files could not be used" in lines[-1]
+    assert f"{N_CROPS} files: " in lines[-1] and "1 file could not be used" in lines[-1]
 
 
 def loopback(ip: str) -> str:

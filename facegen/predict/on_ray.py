@@ -398,8 +398,9 @@ def summary(out: str | os.PathLike) -> tuple[str, bool]:
     with_faces = int((files["status"] == "ok").sum())
     faceless = int((files["status"] == "no face").sum())
     failed = int((files["status"] == "error").sum())
-    line = (
-        f"{len(files):,} files: {faces:,} faces in {with_faces:,} images, "
-        f"{faceless:,} images without a face, {failed:,} files could not be used"
+    from facegen.predict.output import summary_line
+
+    line = summary_line(
+        files=len(files), faces=faces, with_faces=with_faces, faceless=faceless, failed=failed
     )
     return line, failed < len(files)

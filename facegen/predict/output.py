@@ -114,11 +114,23 @@ def to_table(results: Sequence[ImageResult]) -> str:
 
 def summary(results: Sequence[ImageResult]) -> str:
     """One line: how many files, faces, faceless and failed files."""
-    faces = sum(len(r.boxes) for r in results if r.status == PredictStatus.OK)
-    with_faces = sum(r.status == PredictStatus.OK for r in results)
-    faceless = sum(r.status == PredictStatus.NO_FACE for r in results)
-    failed = sum(r.status == PredictStatus.ERROR for r in results)
-    return (
-        f"{len(results):,} files: {faces:,} faces in {with_faces:,} images, "
-        f"{faceless:,} images without a face, {failed:,} files could not be used"
+    return summary_line(
+        files=len(results),
+        faces=sum(len(r.boxes) for r in results if r.status == PredictStatus.OK),
+        with_faces=sum(r.status == PredictStatus.OK for r in results),
+        faceless=sum(r.status == PredictStatus.NO_FACE for r in results),
+        failed=sum(r.status == PredictStatus.ERROR for r in results),
     )
+
+
+def summary_line(*, files: int, faces: int, with_faces: int, faceless: int, failed: int) -> str:
+    """The summary's words, shared by the in-process and the Ray jobs: "1 file", "2 files"."""
+    return (
+        f"{_counted(files, 'file')}: {_counted(faces, 'face')} in {_counted(with_faces, 'image')}, "
+        f"{_counted(faceless, 'image')} without a face, "
+        f"{_counted(failed, 'file')} could not be used"
+    )
+
+
+def _counted(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
