@@ -89,3 +89,14 @@ def test_a_damaged_onnx_file_is_named_in_the_error(tmp_path):
     broken.write_bytes(b"not a model")
     with pytest.raises(ModelLoadError, match=r"model\.onnx: could not be loaded as an ONNX"):
         load_classifier(broken)
+
+
+def test_a_damaged_copy_does_not_block_the_model_it_copies(spread_model, tmp_path, caplog):
+    import keras
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    shutil.copy(spread_model, folder / "model.keras")
+    (folder / "model.onnx").write_bytes(b"garbage")
+    assert isinstance(load_classifier(folder / "model.keras"), keras.Model)
+    assert "model.onnx" in caplog.text and "could not be loaded as an ONNX" in caplog.text

@@ -309,3 +309,27 @@ def test_decode_reads_a_png_once_and_keeps_a_jpegs_own_luma(monkeypatch):
     assert np.abs(gray.astype(int) - decode_gray(png)).max() <= 1
     assert np.array_equal(rgb_jpeg, decode_rgb(jpeg))
     assert np.array_equal(gray_jpeg, decode_gray(jpeg))  # what training faces have always been
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"BM is how these notes begin, not a bitmap", "not an image (unrecognised file format)"),
+        (b"GIF8 notes", "not an image (unrecognised file format)"),
+    ],
+    ids=["BM text", "GIF8 text"],
+)
+def test_text_that_starts_like_an_image_is_not_called_a_corrupt_one(data, reason):
+    with pytest.raises(UnreadableImageError) as caught:
+        decode(data, "notes.txt")
+    assert caught.value.reason == reason
+
+
+def test_a_header_claiming_more_pixels_than_opencv_allows_is_one_files_error():
+    import struct
+
+    header = b"BM" + struct.pack("<IHHI", 54, 0, 0, 54)
+    header += struct.pack("<IiiHHIIiiII", 40, 60000, 60000, 1, 24, 0, 0, 0, 0, 0, 0)
+    with pytest.raises(UnreadableImageError) as caught:
+        decode(header, "huge.bmp")
+    assert caught.value.reason == "BMP too large: over OpenCV's pixel limit"

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from facegen.cli import main
+from facegen.errors import UsageError
 from facegen.modeling.saving import load_classifier
 from facegen.predict import output
 from facegen.predict.classify import classify_files
@@ -123,6 +124,22 @@ def test_a_stopped_job_goes_on_where_it_stopped(ray_local, crops, model_path, tm
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
     third = predict_on_ray(inputs, model_path, out, cropped=True, progress=False)
     assert third.done_now == 0 and third.done_before == len(inputs)
+    import pandas as pd
+
+    assert len(pd.read_parquet(out)) == len(ray_rows(out))  # the job's record is not read as data
+    with pytest.raises(UsageError, match="another cropped, views"):
+        predict_on_ray(inputs, model_path, out, cropped=False, views="none", progress=False)
+
+
+def test_two_files_shown_under_one_name_are_refused(ray_local, crops, model_path, tmp_path):
+    from facegen.predict.on_ray import predict_on_ray
+
+    twin = tmp_path / "elsewhere" / crops.name
+    twin.mkdir(parents=True)
+    (twin / "000.jpg").write_bytes((crops / "000.jpg").read_bytes())
+    inputs = collect_inputs([str(crops), str(twin)])
+    with pytest.raises(UsageError, match=r"both shown as crops/000\.jpg"):
+        predict_on_ray(inputs, model_path, tmp_path / "out.parquet", cropped=True, progress=False)
 
 
 def test_photos_give_the_in_process_rows(ray_local, model_path, tmp_path, capsys):

@@ -112,6 +112,8 @@ def _frame_chunk(chunk: tuple[list[str], list[str]], size: int) -> _Chunk:
             errors[name] = exc.reason
         except OSError as exc:
             errors[name] = f"cannot be read ({exc.strerror or exc})"
+        except MemoryError:
+            errors[name] = "too large to decode in memory"
         else:
             rgbs.append(rgb)
             grays.append(gray)

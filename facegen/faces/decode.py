@@ -22,11 +22,14 @@ if TYPE_CHECKING:
 _MAGIC = {
     b"\xff\xd8\xff": "jpeg",
     b"\x89PNG\r\n\x1a\n": "png",
-    b"BM": "bmp",
-    b"GIF8": "gif",
+    b"GIF87a": "gif",
+    b"GIF89a": "gif",
     b"II*\x00": "tiff",
     b"MM\x00*": "tiff",
 }
+_BMP_HEADER_SIZES = (12, 16, 40, 52, 56, 64, 108, 124)
+"""The sizes a BMP's second header (its DIB header) can have: "BM" alone is two letters a text
+file may start with."""
 
 # ISO-BMFF brands (the `ftyp` box) of still images and sequences in a HEIF container. The
 # generic ones (mif1, msf1) say only "HEIF"; the compatible brands then tell HEVC from AV1.
@@ -60,6 +63,8 @@ def image_format(data: bytes) -> str | None:
     for magic, name in _MAGIC.items():
         if data.startswith(magic):
             return name
+    if data[:2] == b"BM" and int.from_bytes(data[14:18], "little") in _BMP_HEADER_SIZES:
+        return "bmp"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "webp"
     return _heif_format(data)
@@ -194,11 +199,16 @@ def _decode_with_opencv(data: bytes, source: str, kind: str, flags: int) -> np.n
     """
     buffer = np.frombuffer(data, np.uint8)
     deep = kind == "tiff" or (kind == "png" and _png_bit_depth(data) == 16)
-    image = cv2.imdecode(buffer, flags | cv2.IMREAD_ANYDEPTH) if deep else None
-    if image is not None and image.dtype not in (np.uint8, np.uint16):
-        image = None  # a float or 32-bit TIFF: OpenCV's own conversion to 8 bits, as before
-    if image is None:
-        image = cv2.imdecode(buffer, flags)
+    try:
+        image = cv2.imdecode(buffer, flags | cv2.IMREAD_ANYDEPTH) if deep else None
+        if image is not None and image.dtype not in (np.uint8, np.uint16):
+            image = None  # a float or 32-bit TIFF: OpenCV's own conversion to 8 bits, as before
+        if image is None:
+            image = cv2.imdecode(buffer, flags)
+    except cv2.error as exc:  # OpenCV refuses, e.g., a header claiming more pixels than it allows
+        too_large = "CV_IO_MAX_IMAGE_PIXELS" in str(exc)
+        reason = "too large: over OpenCV's pixel limit" if too_large else "OpenCV refused it"
+        raise UnreadableImageError(source, f"{kind.upper()} {reason}") from None
     if image is None or image.size == 0:
         if kind in _PILLOW_RESCUES:
             return None

@@ -7,6 +7,7 @@ so that classifying starts without TensorFlow.
 
 from __future__ import annotations
 
+import logging
 import os
 import zipfile
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from facegen.atomic import atomic_path
 from facegen.errors import BadInputError, UsageError
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # Keras is imported on first use: the command line starts without it
     import keras
@@ -108,7 +111,11 @@ def load_classifier(path: str | os.PathLike) -> Classifier:
         return load_onnx(path)
     copy = onnx_path(path)
     if path.suffix == ".keras" and path.exists() and copy.exists():
-        model = load_onnx(copy)
-        if model.metadata.get(SOURCE_KEY) == file_sha256(path):
-            return model
+        try:
+            model = load_onnx(copy)
+        except ModelLoadError as exc:  # a damaged copy must not block the model it copies
+            log.warning("Not using %s: %s", copy, exc)
+        else:
+            if model.metadata.get(SOURCE_KEY) == file_sha256(path):
+                return model
     return load_model(path)

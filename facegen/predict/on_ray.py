@@ -223,7 +223,9 @@ def predict_on_ray(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: --ray writes a Parquet folder, and this is a file")
+    _refuse_repeated_names(inputs)
     out.mkdir(parents=True, exist_ok=True)
+    _check_same_job(out, model, cropped=cropped, views=views)
     _clean_temporary(out)
     done = done_files(out)
     todo = [item for item in inputs if item.name not in done]
@@ -246,6 +248,47 @@ def predict_on_ray(
                     views=views, progress=progress, verbose=verbose, actors=actors,
                     stop_after=stop_after)  # fmt: skip
     return job
+
+
+JOB_FILE = "_facegen_job.json"
+"""What a Parquet folder's rows were made with; a resumed job must match it. The leading
+underscore keeps it out of what pyarrow and pandas read as the data set."""
+
+
+def _check_same_job(out: Path, model: str, *, cropped: bool, views: str | None) -> None:
+    """Record the job in ``out``, or refuse to resume one made with another model or settings:
+    the folder's rows would otherwise mix two models' answers."""
+    from facegen.atomic import atomic_write_text
+    from facegen.modeling.export import file_sha256
+
+    job = {"model_sha256": file_sha256(model), "cropped": bool(cropped), "views": views}
+    path = out / JOB_FILE
+    if path.exists():
+        try:
+            recorded = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{path}: cannot read the job this folder holds ({exc})") from None
+        changed = sorted(key for key in job if recorded.get(key) != job[key])
+        if changed:
+            raise UsageError(
+                f"{out} holds a job made with another {', '.join(changed)}; "
+                "resume it with the same model and options, or write to a new -o"
+            )
+    else:
+        atomic_write_text(path, json.dumps(job, indent=2) + "\n")
+
+
+def _refuse_repeated_names(inputs: Sequence[InputFile]) -> None:
+    """Rows and resuming go by the name a file is shown under; two inputs shown under one name
+    (photos/x.jpg from two folders called photos) would be taken for one file."""
+    seen: dict[str, str] = {}
+    for item in inputs:
+        if item.name in seen and seen[item.name] != str(item.path):
+            raise UsageError(
+                f"{seen[item.name]} and {item.path} are both shown as {item.name}: --ray needs "
+                "one name per file; pass their parent folders, or the files themselves"
+            )
+        seen[item.name] = str(item.path)
 
 
 def _run_blocks(ray, job, blocks, model, terminal, *, cropped, batch_size, views, progress,
