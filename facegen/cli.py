@@ -204,13 +204,14 @@ def _model_for(args: argparse.Namespace):
     """The model predict and evaluate classify with (--model, else the newest full run's), its
     path, and the test-time views (--views, else those its run recorded)."""
     model_path = Path(args.model) if args.model else _default_model(args)
-    from facegen.modeling.export import onnx_path
     from facegen.modeling.inference import recorded_views
-    from facegen.modeling.saving import load_classifier
+    from facegen.modeling.saving import current_copy, load_classifier
 
-    if model_path.suffix != ".onnx" and not onnx_path(model_path).exists():
-        _start_tensorflow(args)  # a model without its ONNX copy runs on TensorFlow
-    model = load_classifier(model_path)
+    model = current_copy(model_path)
+    if model is None:
+        if model_path.suffix != ".onnx":
+            _start_tensorflow(args)  # no usable ONNX copy: the Keras model runs on TensorFlow
+        model = load_classifier(model_path)
     return model, model_path, args.views or recorded_views(model_path)
 
 

@@ -100,22 +100,29 @@ def load_onnx(path: str | os.PathLike) -> OnnxModel:
     return model
 
 
-def load_classifier(path: str | os.PathLike) -> Classifier:
-    """The model to classify with: an ``.onnx`` file as it is; for a ``.keras`` file, its ONNX
-    copy when the copy was made from this very file (checked by hash), else the Keras model
-    itself (a model saved before copies were made), which starts TensorFlow."""
+def current_copy(path: str | os.PathLike) -> OnnxModel | None:
+    """A ``.keras`` model's ONNX copy, loaded, when it was made from this very file (checked by
+    hash); None when there is none, it is stale, or it is damaged (with a warning: a damaged
+    copy must not block the model it copies)."""
     from facegen.modeling.export import SOURCE_KEY, file_sha256, onnx_path
 
     path = Path(path)
+    copy = onnx_path(path)
+    if path.suffix != ".keras" or not path.exists() or not copy.exists():
+        return None
+    try:
+        model = load_onnx(copy)
+    except ModelLoadError as exc:
+        log.warning("Not using %s: %s", copy, exc)
+        return None
+    return model if model.metadata.get(SOURCE_KEY) == file_sha256(path) else None
+
+
+def load_classifier(path: str | os.PathLike) -> Classifier:
+    """The model to classify with: an ``.onnx`` file as it is; for a ``.keras`` file, its
+    ``current_copy``, else the Keras model itself (a model saved before copies were made),
+    which starts TensorFlow."""
+    path = Path(path)
     if path.suffix == ".onnx":
         return load_onnx(path)
-    copy = onnx_path(path)
-    if path.suffix == ".keras" and path.exists() and copy.exists():
-        try:
-            model = load_onnx(copy)
-        except ModelLoadError as exc:  # a damaged copy must not block the model it copies
-            log.warning("Not using %s: %s", copy, exc)
-        else:
-            if model.metadata.get(SOURCE_KEY) == file_sha256(path):
-                return model
-    return load_model(path)
+    return current_copy(path) or load_model(path)

@@ -62,14 +62,14 @@ def require_ray():
 def model_for_actors(model_path: str | os.PathLike) -> Path:
     """The ONNX file the actors load: the model itself, or a ``.keras`` model's checked copy.
     A Keras model without one would start TensorFlow in every actor, so it is refused."""
-    from facegen.modeling.export import SOURCE_KEY, file_sha256, onnx_path
-    from facegen.modeling.saving import load_onnx
+    from facegen.modeling.export import onnx_path
+    from facegen.modeling.saving import current_copy
 
     path = Path(model_path)
     if path.suffix == ".onnx":
         return path
     copy = onnx_path(path)
-    if copy.exists() and load_onnx(copy).metadata.get(SOURCE_KEY) == file_sha256(path):
+    if current_copy(path) is not None:
         return copy
     raise UsageError(
         f"{path}: --ray runs the model's ONNX copy and {copy} is missing or out of date; "
