@@ -6,7 +6,7 @@ On one small machine Ray adds start-up and no speed; its value is more machines,
 worth having only if the cost of a face stays flat as workers are added. CPU time is the
 machine's busy time (psutil) during each job, so run it on an otherwise idle machine; each Ray
 job includes starting its actors, as a real one does. Ray's own start-up is timed apart. Every
-connection stays on 127.0.0.1 (``on_ray.start_ray``).
+connection stays on 127.0.0.1 (``cluster.start_ray``).
 """
 
 from __future__ import annotations
@@ -25,8 +25,12 @@ def cpu_seconds() -> float:
     reaped and replaced by its own daemons, where per-process accounting loses them. So the
     figures hold on an otherwise idle machine only."""
     times = psutil.cpu_times()
-    return times.user + times.nice + times.system + getattr(times, "irq", 0.0) + getattr(
-        times, "softirq", 0.0
+    return (
+        times.user
+        + times.nice
+        + times.system
+        + getattr(times, "irq", 0.0)
+        + getattr(times, "softirq", 0.0)
     )
 
 
@@ -49,6 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.data_dir:
         parser.error("pass --data-dir or set FACEGEN_DATA_DIR to the aligned UTKFace folder")
+    from facegen import cluster
     from facegen.modeling.saving import load_classifier
     from facegen.predict import on_ray
     from facegen.predict.classify import classify_files
@@ -72,9 +77,9 @@ def main() -> None:
             faces_here,
         )
 
-    ray = on_ray.require_ray()
+    ray = cluster.require_ray()
     began = time.perf_counter()
-    on_ray.start_ray(ray, verbose=False)
+    cluster.start_ray(ray, verbose=False)
     print(f"{'Ray start-up (local)':<28} {time.perf_counter() - began:6.2f} s wall")
     try:
         for actors in (1, 2):

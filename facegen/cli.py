@@ -266,9 +266,10 @@ def _predict_command(args: argparse.Namespace) -> int:
 
 def _predict_on_ray(args: argparse.Namespace, inputs) -> int:
     """``predict --ray``: a Ray Data job writing a Parquet folder (``facegen.predict.on_ray``)."""
+    from facegen import cluster
     from facegen.predict import on_ray
 
-    on_ray.require_ray()  # before anything else: without the extra, one line and exit 2
+    cluster.require_ray()  # before anything else: without the extra, one line and exit 2
     if not args.output:
         raise UsageError("--ray writes a Parquet folder: give it with -o, e.g. -o results.parquet")
     if args.annotate or args.format != "table":
@@ -302,7 +303,7 @@ def _evaluate_command(args: argparse.Namespace) -> int:
     from facegen.data.external import describe, read_collection
 
     if args.ray:
-        from facegen.predict.on_ray import require_ray
+        from facegen.cluster import require_ray
 
         require_ray()  # without the extra: one line, exit 2, before anything is read
     collection = read_collection(args.path, name=args.name)
@@ -560,7 +561,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--ray",
         action="store_true",
-        help="run as a Ray Data job (extra: pip install \"facegen[ray]\"): on $RAY_ADDRESS's "
+        help='run as a Ray Data job (extra: pip install "facegen[ray]"): on $RAY_ADDRESS\'s '
         "cluster, else a local Ray on 127.0.0.1; -o names a Parquet folder, one row per face "
         "with the CSV's columns, and the same command run again goes on where it stopped",
     )
@@ -598,7 +599,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--ray",
         action="store_true",
         help="find, align and classify the faces as a Ray Data job (extra: pip install "
-        "\"facegen[ray]\"): on $RAY_ADDRESS's cluster, else a local Ray on 127.0.0.1",
+        '"facegen[ray]"): on $RAY_ADDRESS\'s cluster, else a local Ray on 127.0.0.1',
     )
     evaluate.set_defaults(run=_evaluate_command)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from facegen import cluster
 from facegen.cli import main
 from facegen.errors import UsageError
 from facegen.modeling.saving import load_classifier
@@ -33,17 +34,16 @@ pytestmark = pytest.mark.slow  # a local Ray starts: about a minute in all
 
 @pytest.fixture(scope="module")
 def ray_local():
-    """One local Ray for the module, started as ``on_ray.start_ray`` starts one, on 2 CPUs."""
+    """One local Ray for the module, started as ``cluster.start_ray`` starts one, on 2 CPUs."""
     pytest.importorskip("ray.data")
-    from facegen.predict import on_ray
 
-    saved = {name: os.environ.get(name) for name in ("RAY_ADDRESS", on_ray.LOOPBACK_ONLY)}
+    saved = {name: os.environ.get(name) for name in ("RAY_ADDRESS", cluster.LOOPBACK_ONLY)}
     os.environ.pop("RAY_ADDRESS", None)
-    ray = on_ray.require_ray()
+    ray = cluster.require_ray()
     init = ray.init
     ray.init = functools.partial(init, num_cpus=2)
     try:
-        assert on_ray.start_ray(ray, verbose=False)
+        assert cluster.start_ray(ray, verbose=False)
     finally:
         ray.init = init
     yield ray
