@@ -1,0 +1,200 @@
+"""The label audit: it finds labels flipped on purpose, flags few where none were, and reports
+its rates with the evaluation's own intervals."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_predict
+
+from facegen.evaluation.jsonable import to_jsonable
+from facegen.evaluation.label_audit import (
+    AUDIT_COLUMNS,
+    accuracy_without_doubted,
+    audit_labels,
+    audit_rates,
+    audit_splits,
+    doubted_share_interval,
+)
+from facegen.evaluation.subgroups import subgroup_table
+
+N = 2000
+
+
+def _faces(seed: int, separation: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """Two classes of 5-d points, apart along one axis by ``separation`` standard deviations on
+    each side (2.0: a model errs on about 2% of them), and their true labels."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, N)
+    points = rng.normal(size=(N, 5))
+    points[:, 0] += separation * (2 * labels - 1)
+    return points, labels
+
+
+def _out_of_fold(points: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """P(label 1) for each point from a model that never saw it (5 folds), as the audit needs."""
+    model = LogisticRegression()
+    return cross_val_predict(model, points, labels, cv=5, method="predict_proba")[:, 1]
+
+
+def _flipped(labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``labels`` with ``share`` of them flipped on purpose, and which ones."""
+    rng = np.random.default_rng(seed + 1000)
+    flipped = np.zeros(labels.size, dtype=bool)
+    flipped[rng.choice(labels.size, round(share * labels.size), replace=False)] = True
+    return np.where(flipped, 1 - labels, labels), flipped
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_it_finds_most_labels_flipped_on_purpose_with_few_false_flags(seed):
+    points, labels = _faces(seed)
+    given, flipped = _flipped(labels, 0.05, seed)
+    audit = audit_labels(given, _out_of_fold(points, given))
+    doubted = audit["doubted"].to_numpy()
+    assert (doubted & flipped).sum() >= 0.85 * flipped.sum()  # found: 92 or 93 of 100
+    assert (doubted & ~flipped).sum() <= 0.2 * doubted.sum()  # false flags: 12 to 14 of ~106
+    # The estimated label-error rate is near the 5% flipped.
+    assert 0.04 <= doubted.mean() <= 0.07
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_it_flags_few_faces_where_no_label_was_flipped(seed):
+    points, labels = _faces(seed)
+    audit = audit_labels(labels, _out_of_fold(points, labels))
+    assert audit["doubted"].mean() <= 0.01  # 3 to 10 of 2,000
+
+
+def test_it_cannot_tell_an_ambiguous_face_from_a_wrong_label():
+    """Where the classes overlap (a model errs on 15% of clean points), confident learning flags
+    several percent of labels that are right: its estimate is an upper bound on label noise where
+    the model is weak, which is why the pages set it beside the error rate, never alone."""
+    points, labels = _faces(0, separation=1.0)
+    audit = audit_labels(labels, _out_of_fold(points, labels))
+    assert audit["doubted"].mean() > 0.03
+
+
+def test_one_row_per_face_in_order_with_the_documented_columns():
+    labels = np.array([0, 1, 0, 1, 0, 1, 0, 1, 0, 1] * 5)
+    probability = np.where(labels == 1, 0.9, 0.1)
+    probability[[3, 8, 13]] = [0.02, 0.97, 0.01]  # three labels the model disputes, in order
+    audit = audit_labels(labels, probability)
+    assert list(audit.columns) == list(AUDIT_COLUMNS) and len(audit) == len(labels)
+    assert audit["given_label"].tolist() == labels.tolist()
+    assert np.allclose(audit["probability"], probability)
+    expected_quality = np.where(labels == 1, probability, 1 - probability)
+    assert np.allclose(audit["label_quality"], expected_quality)
+    assert audit["doubted"].dtype == bool
+    assert np.flatnonzero(audit["doubted"]).tolist() == [3, 8, 13]
+    # Ranked by label quality among the doubted: 13 (0.01) before 3 (0.02) before 8 (0.03).
+    assert audit["doubt_rank"].dtype == "Int64"
+    assert audit.loc[[13, 3, 8], "doubt_rank"].tolist() == [1, 2, 3]
+    assert audit.loc[~audit["doubted"], "doubt_rank"].isna().all()
+
+
+def test_one_class_only_flags_nothing_and_bad_inputs_are_refused():
+    audit = audit_labels(np.zeros(20, int), np.linspace(0, 1, 20))
+    assert not audit["doubted"].any() and audit["doubt_rank"].isna().all()
+    assert audit_labels(np.zeros(0, int), np.zeros(0)).empty
+    with pytest.raises(ValueError, match="only 0"):
+        audit_labels(np.array([0, 2]), np.array([0.1, 0.9]))
+    with pytest.raises(ValueError, match="lengths differ"):
+        audit_labels(np.array([0, 1]), np.array([0.1]))
+    with pytest.raises(ValueError, match="probabilities"):
+        audit_labels(np.array([0, 1]), np.array([0.1, 1.5]))
+
+
+def _audited_groups(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """The flipped fixture with a group column: flips only in group 'b', none in 'a'."""
+    points, labels = _faces(seed)
+    group = np.where(np.arange(N) % 2 == 0, "a", "b")
+    rng = np.random.default_rng(seed)
+    flipped = (group == "b") & (rng.random(N) < 0.1)
+    given = np.where(flipped, 1 - labels, labels)
+    frame = pd.DataFrame({"group": pd.Categorical(group), "file": [f"{i}.jpg" for i in range(N)]})
+    return frame, audit_labels(given, _out_of_fold(points, given)), flipped
+
+
+def test_rates_per_group_put_the_label_errors_where_they_were_made():
+    frame, audit, _ = _audited_groups()
+    rates = audit_rates(frame, audit, "group", n_boot=200, seed=0).set_index("group")
+    assert rates.loc["b", "label_error_rate_low"] > rates.loc["a", "label_error_rate_high"]
+    assert rates.loc["a", "label_error_rate"] < 0.02 and rates.loc["b", "label_error_rate"] > 0.07
+    for _, row in rates.iterrows():
+        assert (
+            row["label_error_rate_low"] <= row["label_error_rate"] <= row["label_error_rate_high"]
+        )
+        assert row["error_rate_low"] <= row["error_rate"] <= row["error_rate_high"]
+    # The error rate is the evaluation's own, interval included.
+    table = subgroup_table(frame, audit["given_label"], audit["probability"], "group", n_boot=200)
+    assert np.allclose(rates["error_rate"], table["error_rate"])
+    assert np.allclose(rates["error_rate_high"], 1 - table["accuracy_low"])
+    assert rates["n_doubted"].sum() == audit["doubted"].sum()
+
+
+def test_the_share_interval_is_the_bootstrap_of_the_flags():
+    flags = np.array([True] * 10 + [False] * 90)
+    share, low, high = doubted_share_interval(flags, n_boot=500, seed=0)
+    assert share == 0.1 and 0.03 < low < 0.1 < high < 0.17
+    assert np.isnan(doubted_share_interval(np.zeros(0, bool))[0])
+
+
+def test_accuracy_without_doubted_sets_aside_exactly_the_doubted_faces():
+    _, audit, _ = _audited_groups()
+    figure = accuracy_without_doubted(audit, n_boot=200)
+    predictions = audit["probability"] >= 0.5
+    kept = ~audit["doubted"]
+    assert figure["n_set_aside"] == audit["doubted"].sum()
+    assert figure["accuracy"] == pytest.approx((predictions == audit["given_label"]).mean())
+    expected = (predictions[kept] == audit["given_label"][kept]).mean()
+    assert figure["accuracy_without_doubted"] == pytest.approx(expected)
+    assert figure["accuracy_without_doubted"] > figure["accuracy"]
+    low, high = figure["accuracy_without_doubted_low"], figure["accuracy_without_doubted_high"]
+    assert low <= figure["accuracy_without_doubted"] <= high
+
+
+def test_audit_splits_audits_the_splits_as_one_and_summarises_them():
+    points, labels = _faces(3)
+    given, flipped = _flipped(labels, 0.05, 3)
+    probability = _out_of_fold(points, given)
+    frame = pd.DataFrame(
+        {
+            "file": [f"{i}.jpg" for i in range(N)],
+            "age": np.arange(N) % 90,
+            "age_band": pd.Categorical(np.where(np.arange(N) % 3 == 0, "0-2", "20-29")),
+            "ethnicity": pd.Categorical(np.where(np.arange(N) % 5 == 0, "Asian", "White")),
+            "gender": pd.Categorical.from_codes(given, ["male", "female"]),
+        }
+    )
+    half = N // 2
+    parts = {
+        "val": (frame.iloc[:half], given[:half], probability[:half]),
+        "test": (frame.iloc[half:], given[half:], probability[half:]),
+    }
+    result = audit_splits(parts, n_boot=100, seed=0)
+    alone = audit_labels(given, probability)
+    assert result.faces["doubted"].tolist() == alone["doubted"].tolist()  # audited as one set
+    assert result.faces["split"].tolist() == ["val"] * half + ["test"] * half
+    assert (result.faces["doubted"] & flipped).sum() >= 0.85 * flipped.sum()
+    summary = result.summary
+    assert summary["splits"] == {"val": half, "test": half} and summary["n"] == N
+    assert summary["n_doubted"] == alone["doubted"].sum()
+    assert summary["label_error_rate_low"] <= summary["label_error_rate"]
+    assert summary["label_error_rate"] <= summary["label_error_rate_high"]
+    assert set(summary["by"]) == {"age_band", "ethnicity", "gender"}
+    assert summary["n_doubted_among_model_errors"] <= summary["n_model_errors"]
+    sensitivity = summary["sensitivity"]
+    assert sensitivity["split"] == "test" and sensitivity["n"] == half
+    assert sensitivity["n_set_aside"] == alone["doubted"][half:].sum()
+    json.dumps(to_jsonable(summary), allow_nan=False)  # goes into metrics.json as it is
+
+    table = result.table()
+    assert table["label_quality"].is_monotonic_increasing
+    assert set(table["given_label"]) == {"male", "female"}
+    assert {"file", "split", "probability", "doubted", "doubt_rank", "age_band"} <= set(table)
+    worst = result.most_doubted(5)
+    assert worst["doubt_rank"].tolist() == [1, 2, 3, 4, 5]
+    assert (result.faces.loc[worst["row"], "file"].to_numpy() == worst["file"].to_numpy()).all()
