@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.text import Text
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_predict
 
@@ -198,3 +199,132 @@ def test_audit_splits_audits_the_splits_as_one_and_summarises_them():
     worst = result.most_doubted(5)
     assert worst["doubt_rank"].tolist() == [1, 2, 3, 4, 5]
     assert (result.faces.loc[worst["row"], "file"].to_numpy() == worst["file"].to_numpy()).all()
+
+
+# What the pages and the model card make of an audit.
+
+
+@pytest.fixture(scope="module")
+def audited():
+    """An audit of two splits of the flipped fixture, with a face per row to show."""
+    points, labels = _faces(4)
+    given, _ = _flipped(labels, 0.05, 4)
+    probability = _out_of_fold(points, given)
+    frame = pd.DataFrame(
+        {
+            "file": [f"{i}.jpg" for i in range(N)],
+            "age_band": pd.Categorical(np.where(np.arange(N) % 3 == 0, "0-2", "20-29")),
+            "ethnicity": pd.Categorical(np.where(np.arange(N) % 5 == 0, "Asian", "White")),
+            "gender": pd.Categorical.from_codes(given, ["male", "female"]),
+        }
+    )
+    half = N // 2
+    parts = {
+        "val": (frame.iloc[:half], given[:half], probability[:half]),
+        "test": (frame.iloc[half:], given[half:], probability[half:]),
+    }
+    images = (np.arange(N, dtype=np.int64) % 251).astype(np.uint8)[:, None, None] * np.ones(
+        (1, 8, 8), np.uint8
+    )  # face r is filled with r % 251, so a shown face says which row it is
+    return audit_splits(parts, n_boot=100, seed=0), images
+
+
+def test_the_doubted_faces_grid_shows_each_face_with_its_rank_label_and_score(audited):
+    from facegen.reporting import plots
+
+    audit, images = audited
+    worst = audit.most_doubted(10)
+    fig = plots.doubted_faces(images, worst, ncols=5)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(shown) == 10
+    for ax, row in zip(shown, worst.itertuples(), strict=True):
+        letter = "F" if row.given_label == 1 else "M"
+        assert ax.get_title() == f"#{row.doubt_rank} given {letter} · {row.probability:.2f}"
+        assert int(np.asarray(ax.images[0].get_array())[0, 0]) == row.row % 251
+    empty = plots.doubted_faces(images, worst.iloc[:0])
+    assert "No label doubted" in " ".join(t.get_text() for t in empty.findobj(Text))
+
+
+def test_the_tables_put_each_rate_beside_its_interval_and_name_the_sensitivity_figure(audited):
+    from facegen.reporting.tables import audit_rates_table, label_noise_table, sensitivity_table
+
+    audit, _ = audited
+    table = audit_rates_table(audit.rates["age_band"], "age_band")
+    assert list(table.columns) == [
+        "Faces",
+        "Model's error rate [95% interval]",
+        "Estimated label-error rate [95% interval]",
+        "Labels doubted",
+    ]
+    row = audit.rates["age_band"].iloc[0]
+    assert table.iloc[0, 2] == (
+        f"{row['label_error_rate']:.3f} [{row['label_error_rate_low']:.3f}, "
+        f"{row['label_error_rate_high']:.3f}]"
+    )
+    sensitivity = sensitivity_table(audit.summary)
+    assert sensitivity.index[0] == "Accuracy on the test split (the headline)"
+    assert sensitivity.index[1].startswith("Sensitivity only: accuracy with the")
+    summary = json.loads(json.dumps(to_jsonable(audit.summary)))  # as 05 reads metrics.json
+    noise = label_noise_table({"UTKFace": summary, "other": audit.summary, "none": {}})
+    assert list(noise.index) == ["UTKFace", "other"]
+    assert noise.loc["UTKFace"].tolist() == noise.loc["other"].tolist()
+
+
+def test_the_pages_and_the_card_say_what_the_audit_found(audited, tmp_path):
+    from facegen.reporting.findings import (
+        cross_dataset_summary,
+        evaluation_conclusions,
+        evaluation_summary,
+        label_audit_conclusions,
+    )
+    from facegen.reporting.model_card import render_model_card
+
+    audit, _ = audited
+    summary = audit.summary
+    head = {"test_accuracy": 0.9, "n_test": 1000, "f1_macro": 0.9}
+    table = audit.rates["age_band"]
+    metrics = {
+        "headline": head,
+        "subgroups": {
+            "age_band": table.assign(accuracy=0.9, accuracy_low=0.8, accuracy_high=0.95),
+            "ethnicity": audit.rates["ethnicity"].assign(
+                accuracy=0.9, accuracy_low=0.8, accuracy_high=0.95
+            ),
+        },
+        "label_audit": summary,
+    }
+    found = evaluation_summary(metrics)
+    doubted = f"{summary['n_doubted']:,} of {summary['n']:,} validation and test labels doubted"
+    assert doubted in found and "Sensitivity only, not a result" in found
+    assert "Test accuracy 90.0%" in found  # the headline stays the plain accuracy
+    conclusions = evaluation_conclusions(metrics)
+    assert "upper bound where the model is weak" in conclusions
+    # The group it names is the one with the highest rate among groups of 30 faces or more.
+    rates = pd.concat([audit.rates["age_band"], audit.rates["ethnicity"]], ignore_index=True)
+    top = rates.loc[rates["label_error_rate"].idxmax()]
+    assert f"({100 * top['label_error_rate']:.1f}% of {int(top['n']):,} faces" in conclusions
+    assert "doubts most in" in label_audit_conclusions(summary, "other")
+    assert label_audit_conclusions(None) == ""
+    other = {f"external_{key}": 0.8 for key in ("accuracy", "accuracy_low", "accuracy_high",
+             "recall_female", "recall_male", "recall_gap", "recall_gap_low", "recall_gap_high",
+             "aligned_share")}  # fmt: skip
+    other["external_n"] = 500
+    page = cross_dataset_summary(head, {"other": other}, {"other": summary})
+    assert f"{summary['n_doubted']:,} of other's {summary['n']:,} validation and test" in page
+    assert "other's" not in cross_dataset_summary(head, {"other": other})
+    del metrics["label_audit"]
+    assert "Label audit" not in evaluation_summary(metrics)
+
+    metrics["label_audit"] = summary
+    (tmp_path / "metrics.json").write_text(json.dumps(to_jsonable(metrics)))
+    markdown, _ = render_model_card(tmp_path)
+    section = markdown.split("## Label audit")[1].split("## Limits")[0]
+    assert f"doubts {summary['n_doubted']:,} of {summary['n']:,} labels" in section
+    assert "Sensitivity only, not a result" in section and "stays the plain one" in section
+    assert "| Age band | n | Model's error rate [95% interval] |" in section
+    assert (
+        f"doubts {summary['n_doubted']:,} of the {summary['n']:,} validation and test" in markdown
+    )
+    (tmp_path / "metrics.json").write_text(json.dumps({"headline": head}))
+    markdown, _ = render_model_card(tmp_path)
+    assert "This run did not audit its labels" in markdown

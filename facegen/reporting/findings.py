@@ -141,8 +141,77 @@ def evaluation_summary(
             f"{fair.get('eod_equal_rates_median', math.nan):.3f} on groups of these sizes"
             + (f" (p = {p:.3f})." if p is not None else ".")
         )
+    audit = metrics.get("label_audit")
+    if audit:
+        lines.append(label_audit_line(audit))
     lines.append(_change_line(head, previous))
     return "**What this page found**\n\n" + "\n".join(line for line in lines if line)
+
+
+def _splits(audit: Mapping[str, Any]) -> str:
+    """'validation and test': the audited splits (or halves) in words."""
+    return " and ".join("validation" if split == "val" else split for split in audit["splits"])
+
+
+def label_audit_line(audit: Mapping[str, Any], name: str = "") -> str:
+    """The audit in one line: how many labels it doubts, the estimated label-error rate with its
+    interval, and the accuracy with the doubted set aside, named as the sensitivity figure it is.
+
+    ``audit`` is a ``label_audit`` section (``evaluation.label_audit.audit_splits``); ``name``
+    names a collection other than UTKFace."""
+    splits = _splits(audit)
+    sensitivity = audit["sensitivity"]
+    where = f"{name}'s " if name else ""
+    return (
+        f"- **Label audit: {audit['n_doubted']:,} of {where}{audit['n']:,} {splits} labels "
+        f"doubted**, an estimated label-error rate of {percent(audit['label_error_rate'])}"
+        f"{_interval(audit.get('label_error_rate_low'), audit.get('label_error_rate_high'))}; "
+        f"{audit['n_doubted_among_model_errors']:,} of them are among the model's "
+        f"{audit['n_model_errors']:,} errors. Sensitivity only, not a result: with the "
+        f"{sensitivity['n_set_aside']:,} doubted {sensitivity['split']} labels set aside, "
+        f"accuracy would be {percent(sensitivity['accuracy_without_doubted'])} instead of "
+        f"{percent(sensitivity['accuracy'])}."
+    )
+
+
+def _most_doubted_group(audit: Mapping[str, Any], min_n: int = 30) -> Mapping[str, Any] | None:
+    """The group (age band or ethnicity, at least ``min_n`` faces) with the highest estimated
+    label-error rate, with its attribute named."""
+    best = None
+    for attribute in ("age_band", "ethnicity"):
+        for row in pd.DataFrame(audit.get("by", {}).get(attribute, [])).to_dict("records"):
+            if row["n"] >= min_n and (best is None or row["label_error_rate"] > best["rate"]):
+                best = {
+                    "attribute": attribute,
+                    "group": row[attribute],
+                    "n": row["n"],
+                    "rate": row["label_error_rate"],
+                    "error_rate": row["error_rate"],
+                }
+    return best
+
+
+def label_audit_conclusions(audit: Mapping[str, Any] | None, name: str = "UTKFace") -> str:
+    """What the audit means for every other figure on the page: a sentence, or none."""
+    if not audit:
+        return ""
+    text = (
+        f"Some of what counts as the model's error may be the labels': the audit estimates "
+        f"{percent(audit['label_error_rate'])} of {name}'s {_splits(audit)} labels "
+        "wrong."
+    )
+    group = _most_doubted_group(audit)
+    if group is not None and group["rate"] > 0:
+        text += (
+            f" It doubts most in {group['attribute'].replace('_', ' ')} {group['group']} "
+            f"({percent(group['rate'])} of {group['n']:,} faces, where the model's error rate is "
+            f"{percent(group['error_rate'])})."
+        )
+    return (
+        text + " The estimate is an upper bound where the model is weak: confident learning "
+        "cannot tell a face that is hard to read from one labelled wrong, so the doubted faces "
+        "are worth looking at, not subtracting."
+    )
 
 
 def _change_line(head: Mapping[str, Any], previous: Mapping[str, Any] | None) -> str:
@@ -186,15 +255,22 @@ def evaluation_conclusions(metrics: Mapping[str, Any]) -> str:
         "- Differences between groups smaller than their intervals are not evidence of a "
         "difference; the fairness table sets each gap beside what chance alone would give."
     )
+    audit = label_audit_conclusions(metrics.get("label_audit"))
+    if audit:
+        lines.append(f"- {audit}")
     return "\n".join(lines)
 
 
 def cross_dataset_summary(
-    utkface: Mapping[str, Any], collections: Mapping[str, Mapping[str, Any]]
+    utkface: Mapping[str, Any],
+    collections: Mapping[str, Mapping[str, Any]],
+    audits: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
-    """UTKFace's test accuracy beside each collection's test half, and whom the errors fall on.
+    """UTKFace's test accuracy beside each collection's test half, whom the errors fall on, and
+    how many of each collection's labels its audit doubts.
 
-    ``collections`` maps a name to the ``CollectionScore.headline()`` of its test half.
+    ``collections`` maps a name to the ``CollectionScore.headline()`` of its test half;
+    ``audits`` a name to its ``label_audit`` summary (``runs.collection_scores.audit_collection``).
     """
     lines = [
         f"- **UTKFace test: {percent(utkface.get('test_accuracy'))}**"
@@ -217,6 +293,8 @@ def cross_dataset_summary(
             f"{100 * head['external_recall_gap_high']:.1f}); "
             f"{percent(head['external_aligned_share'])} of the faces aligned from landmarks."
         )
+        if (audits or {}).get(name):
+            lines.append(label_audit_line(audits[name], name))
     return "**What this page found**\n\n" + "\n".join(lines)
 
 

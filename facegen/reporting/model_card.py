@@ -138,6 +138,41 @@ def _external(run_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _label_audit(metrics: dict) -> dict[str, Any] | None:
+    """The label audit of metrics.json as the card reads it; None for a run without one (older
+    runs, ``facegen train``), so the card says the labels were not audited."""
+    audit = metrics.get("label_audit")
+    if not audit:
+        return None
+    sensitivity = audit.get("sensitivity", {})
+    by = audit.get("by", {})
+    return {
+        "splits": " and ".join(
+            "validation" if split == "val" else split for split in audit.get("splits", {})
+        ),
+        "n": audit.get("n"),
+        "n_doubted": audit.get("n_doubted"),
+        "rate": audit.get("label_error_rate"),
+        "low": audit.get("label_error_rate_low"),
+        "high": audit.get("label_error_rate_high"),
+        "among_errors": audit.get("n_doubted_among_model_errors"),
+        "n_errors": audit.get("n_model_errors"),
+        "sensitivity": {
+            "split": sensitivity.get("split"),
+            "set_aside": sensitivity.get("n_set_aside"),
+            "accuracy": sensitivity.get("accuracy"),
+            "without": sensitivity.get("accuracy_without_doubted"),
+            "low": sensitivity.get("accuracy_without_doubted_low"),
+            "high": sensitivity.get("accuracy_without_doubted_high"),
+        },
+        "tables": [
+            {"title": title, "rows": [{**row, "group": row.get(name)} for row in by[name]]}
+            for name, title in CARD_TABLES
+            if by.get(name)
+        ],
+    }
+
+
 def card_context(run_dir: Path) -> dict[str, Any]:
     """Everything the card template reads, from the run's own files."""
     manifest = _load(run_dir, "manifest.json")
@@ -189,6 +224,7 @@ def card_context(run_dir: Path) -> dict[str, Any]:
         "tables": tables,
         "weakest": _weakest(tables, head),
         "fairness": _fairness_rows(metrics),
+        "audit": _label_audit(metrics),
         "code": {
             "commit": manifest.get("git", {}).get("commit"),
             "dirty": manifest.get("git", {}).get("dirty"),

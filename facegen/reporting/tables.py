@@ -44,6 +44,9 @@ HEADINGS = {
     "true_positive_rate": "Recall (female)",
     "false_positive_rate": "Men predicted female",
     "count": "Faces",
+    "error_rate": "Model's error rate",
+    "label_error_rate": "Estimated label-error rate",
+    "n_doubted": "Labels doubted",
 }
 
 HEADLINE = {
@@ -71,7 +74,7 @@ def heading(key: str) -> str:
     return metric_label(key) if "_" in key or key.islower() else label(key)
 
 
-COUNTS = ("n", "support", "count")
+COUNTS = ("n", "support", "count", "n_doubted")
 """Columns that count faces: whole numbers, thousands separated, never "1209.0"."""
 
 INTERVAL = " [95% interval]"
@@ -279,3 +282,69 @@ def with_interval(head: Mapping[str, Any], key: str, interval: str | None = "sam
     if interval is None:
         return estimate(head.get(key))
     return estimate(head.get(key), head.get(f"{interval}_low"), head.get(f"{interval}_high"))
+
+
+def audit_rates_table(rates: pd.DataFrame, by: str) -> pd.DataFrame:
+    """One group per row: its faces, the model's error rate and the label audit's estimated
+    label-error rate, each with its 95% interval, and how many labels were doubted
+    (``evaluation.label_audit.audit_rates``). Side by side, because an error rate near the
+    label-error rate may be the labels' as much as the model's."""
+    columns = ["n", "error_rate", "error_rate_low", "error_rate_high", "label_error_rate",
+               "label_error_rate_low", "label_error_rate_high", "n_doubted"]  # fmt: skip
+    return readable(rates.set_index(by)[columns])
+
+
+def sensitivity_table(audit: Mapping[str, Any]) -> pd.DataFrame:
+    """The plain accuracy of the audited split beside its accuracy with the doubted labels set
+    aside (``label_audit`` of metrics.json), labelled as the sensitivity figure it is: setting
+    aside faces the model disagrees with raises accuracy by construction."""
+    figure = audit["sensitivity"]
+    split = figure.get("split", "test")
+    plain = estimate(figure["accuracy"], figure.get("accuracy_low"), figure.get("accuracy_high"))
+    kept = estimate(
+        figure["accuracy_without_doubted"],
+        figure.get("accuracy_without_doubted_low"),
+        figure.get("accuracy_without_doubted_high"),
+    )
+    set_aside = count(figure["n_set_aside"])
+    rows = [
+        (f"Accuracy on the {split} split (the headline)", plain, count(figure["n"])),
+        (
+            f"Sensitivity only: accuracy with the {set_aside} doubted labels set aside",
+            kept,
+            count(figure["n"] - figure["n_set_aside"]),
+        ),
+    ]
+    return pd.DataFrame(rows, columns=["Figure", *HEADLINE_COLUMNS]).set_index("Figure")
+
+
+def label_noise_table(audits: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per collection's label audit (``label_audit`` summaries): faces audited, labels
+    doubted, the estimated label-error rate beside the model's error rate on the same faces, and
+    the sensitivity figure. Collections without an audit are left out."""
+    rows = []
+    for name, audit in audits.items():
+        if not audit:
+            continue
+        figure = audit["sensitivity"]
+        n = audit["n"]
+        rows.append(
+            {
+                "Collection": name,
+                "Faces audited": count(n),
+                "Labels doubted": count(audit["n_doubted"]),
+                "Estimated label-error rate" + INTERVAL: estimate(
+                    audit["label_error_rate"],
+                    audit.get("label_error_rate_low"),
+                    audit.get("label_error_rate_high"),
+                ),
+                "Model's error rate": estimate(audit["n_model_errors"] / n if n else None),
+                f"Accuracy, {figure['split']}": estimate(figure["accuracy"]),
+                "Sensitivity only: doubted set aside": estimate(
+                    figure["accuracy_without_doubted"],
+                    figure.get("accuracy_without_doubted_low"),
+                    figure.get("accuracy_without_doubted_high"),
+                ),
+            }
+        )
+    return pd.DataFrame(rows).set_index("Collection") if rows else pd.DataFrame()

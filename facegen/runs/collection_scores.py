@@ -25,6 +25,7 @@ from facegen.data.external import (
     not_usable,
     read_collection,
 )
+from facegen.evaluation.label_audit import LabelAudit, audit_splits
 from facegen.evaluation.summary import evaluate_predictions
 from facegen.faces.batch import frame_files
 from facegen.faces.framing import Framing
@@ -250,6 +251,54 @@ def score_for_run(
     }
     atomic_write_text(run_dir / "external.json", json.dumps(to_jsonable(summary), indent=2) + "\n")
     return scores
+
+
+def audit_collection(
+    run_dir: str | os.PathLike,
+    name: str,
+    halves: dict[str, CollectionScore],
+    *,
+    n_boot: int,
+    seed: int,
+) -> tuple[LabelAudit, np.ndarray]:
+    """The label audit of a collection's scored halves, audited as one set, and their faces in
+    the audit's order (for ``plots.doubted_faces``).
+
+    The model never trained on any of the collection's faces, so both halves' scores are
+    out-of-sample. Writes ``<run>/external/<collection>-audit/label_audit.csv`` (one row per
+    face, most doubted first) and ``label_audit.json`` (the summary, as in metrics.json).
+    """
+    from facegen.atomic import atomic_write_text
+    from facegen.evaluation.jsonable import to_jsonable
+
+    parts = {
+        half: (
+            score.rows,
+            (score.rows["gender"] == "female").to_numpy(dtype=np.int8),
+            score.rows["p_female"].to_numpy(),
+        )
+        for half, score in halves.items()
+    }
+    audit = audit_splits(parts, n_boot=n_boot, seed=seed)
+    out = external_dir(run_dir, name, "audit")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(
+        out / "label_audit.csv", audit.table().to_csv(index=False, lineterminator="\n")
+    )
+    atomic_write_text(
+        out / "label_audit.json", json.dumps(to_jsonable(audit.summary), indent=2) + "\n"
+    )
+    images = np.concatenate([score.images for score in halves.values()])
+    return audit, images
+
+
+def read_label_audit(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The ``label_audit`` section the evaluation page wrote into the run's metrics.json; empty
+    when the run has none."""
+    path = Path(run_dir) / "metrics.json"
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text()).get("label_audit", {})
 
 
 def comparison(

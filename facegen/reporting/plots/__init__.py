@@ -14,6 +14,7 @@ from facegen.reporting.plots.evaluation import (
     subgroup_accuracy,
 )
 from facegen.reporting.plots.faces import (
+    doubted_faces,
     error_gallery,
     face_grid,
     preprocessing_steps,
@@ -27,6 +28,7 @@ __all__ = [
     "confusion_matrix_plot",
     "crosstab_heatmap",
     "display_name",
+    "doubted_faces",
     "error_gallery",
     "face_grid",
     "intersection_heatmap",

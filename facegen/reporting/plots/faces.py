@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from facegen import config
 from facegen.reporting.plots.style import (
     blank,
     category_order,
@@ -252,3 +253,29 @@ def error_gallery(
         faces = [images[int(row)] for row in chosen["row"]]
         rows.append((display_name(group), faces, titles))
     return _face_rows(rows, ncols, f"Most confident errors by {label(by).lower()}")
+
+
+def doubted_faces(
+    images: np.ndarray, doubted: pd.DataFrame, ncols: int = 8, title: str | None = None
+) -> Figure:
+    """The faces a label audit doubts most, most doubted first, in ``face_grid``'s layout.
+
+    Each face is titled "#1 given F · 0.03": its rank among the doubted, the label it was given
+    and the model's score for *female* (0.5 decides), so a reader sees at once what the audit
+    disputes and judges the face for themselves. ``doubted`` is ``LabelAudit.most_doubted``'s
+    table (``row``, ``doubt_rank``, ``given_label`` as 0/1, ``probability``); ``images[r]`` is the
+    face of the row whose ``row`` is r.
+    """
+    set_style()
+    title = title or "The faces whose labels the audit doubts most"
+    if doubted.empty:
+        return no_data("No label doubted", title)
+    letters = np.asarray([name[0].upper() for name in config.GENDERS], dtype=object)
+    titles = [
+        f"#{rank} given {letters[given]} · {probability:.2f}"
+        for rank, given, probability in zip(
+            doubted["doubt_rank"], doubted["given_label"], doubted["probability"], strict=True
+        )
+    ]
+    faces = np.stack([images[int(row)] for row in doubted["row"]])
+    return face_grid(faces, titles, ncols=ncols, title=title)
