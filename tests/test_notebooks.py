@@ -191,6 +191,14 @@ def test_report_writes_a_complete_run_folder_with_every_setting_it_was_given(
     evaluation = (run_dir / "04_evaluation.html").read_text()
     assert "Value [95% interval]" in evaluation and "Accuracy [95% interval]" in evaluation
     assert "95% low" not in evaluation and not re.search(r"<td>\d+\.0</td>", evaluation)
+    # The label audit: every validation and test face once, its summary in metrics.json, and
+    # the accuracy without the doubted labels named as the sensitivity figure it is.
+    audit = pd.read_csv(run_dir / "label_audit.csv")
+    assert sorted(audit["split"].unique()) == ["test", "val"]
+    assert len(audit) == data["split_sizes"]["val"] + data["split_sizes"]["test"]
+    assert metrics["label_audit"]["n"] == len(audit)
+    assert metrics["label_audit"]["n_doubted"] == audit["doubted"].sum()
+    assert "Label audit" in evaluation and "Sensitivity only" in evaluation
     # No collection given: the threshold section says so rather than showing an empty table.
     assert (
         "no validation half to choose a threshold on"
@@ -204,10 +212,12 @@ def test_report_writes_a_complete_run_folder_with_every_setting_it_was_given(
         "model_card.html",
         "figures/confusion_matrix.png",
         "figures/accuracy_by_ethnicity.png",
+        "figures/label_audit_faces.png",
     ):
         assert (run_dir / name).exists(), name
     card = (run_dir / "model_card.md").read_text()
     assert "not the gender identity" in card and "Intended use" in card
+    assert "## Label audit" in card and "did not audit" not in card
     index = (tmp_path / "index.html").read_text()
     assert "complete" in index and f"{run_dir.name}/04_evaluation.html" in index
     assert not (run_dir / "FAILED").exists()

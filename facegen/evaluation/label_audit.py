@@ -168,11 +168,14 @@ def accuracy_without_doubted(
     kept = ~audit["doubted"].to_numpy(dtype=bool)
     plain = float((labels == predictions).mean()) if len(labels) else float("nan")
     accuracy = float((labels[kept] == predictions[kept]).mean()) if kept.any() else float("nan")
+    plain_low, plain_high = bootstrap_interval(labels, predictions, "accuracy", n_boot, seed)
     low, high = bootstrap_interval(labels[kept], predictions[kept], "accuracy", n_boot, seed)
     return {
         "n": len(labels),
         "n_set_aside": int((~kept).sum()),
         "accuracy": plain,
+        "accuracy_low": plain_low,
+        "accuracy_high": plain_high,
         "accuracy_without_doubted": accuracy,
         "accuracy_without_doubted_low": low,
         "accuracy_without_doubted_high": high,
