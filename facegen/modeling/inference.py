@@ -31,11 +31,14 @@ class OnnxModel:
     (N, size, size, 1), giving (N, 1) scores, as the Keras model is.
     """
 
-    def __init__(self, data: bytes, source: str) -> None:
+    def __init__(self, data: bytes, source: str, *, threads: int | None = None) -> None:
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
+        if threads is not None:  # else one per core, which spin between calls
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
         self._session = onnxruntime.InferenceSession(
             data, options, providers=["CPUExecutionProvider"]
         )

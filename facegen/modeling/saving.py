@@ -80,15 +80,19 @@ def save_model(model: keras.Model, path: str | os.PathLike) -> Path:
     return path
 
 
-def load_onnx(path: str | os.PathLike) -> OnnxModel:
-    """An ONNX model written by ``save_model``, ready for ``modeling.inference``."""
+def load_onnx(path: str | os.PathLike, *, threads: int | None = None) -> OnnxModel:
+    """An ONNX model written by ``save_model``, ready for ``modeling.inference``.
+
+    ``threads``: onnxruntime's threads for it (None: one per core). A process that is one of
+    several workers takes 1: idle threads spin after each call and burn the other workers' CPU.
+    """
     from facegen.modeling.inference import OnnxModel
 
     path = Path(path)
     if not path.exists():
         raise ModelNotFoundError(f"{path}: no such model file")
     try:
-        model = OnnxModel(path.read_bytes(), str(path))
+        model = OnnxModel(path.read_bytes(), str(path), threads=threads)
     except Exception as exc:
         raise ModelLoadError(f"{path}: could not be loaded as an ONNX model ({exc})") from None
     shape = model.input_shape
