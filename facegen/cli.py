@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import sys
 import textwrap
 import traceback
@@ -299,6 +300,11 @@ def _predict_on_ray(args: argparse.Namespace, inputs) -> int:
     return EXIT_OK
 
 
+RAY_PARTS = "ray-parts"
+"""``evaluate --ray``'s finished chunks, in the output folder until its tables are written: an
+interrupted job run again with the same --out goes on from them."""
+
+
 def _evaluate_command(args: argparse.Namespace) -> int:
     from facegen.data.external import describe, read_collection
 
@@ -310,6 +316,8 @@ def _evaluate_command(args: argparse.Namespace) -> int:
     model, model_path, views = _model_for(args)
     from facegen.runs.collection_scores import external_dir, score_collection, write_score
 
+    out = Path(args.out or external_dir(Path(model_path).parent, collection.name, args.half))
+    parts = out / RAY_PARTS if args.ray else None
     print(describe(collection), file=sys.stderr)
     score = score_collection(
         model,
@@ -320,10 +328,12 @@ def _evaluate_command(args: argparse.Namespace) -> int:
         views=views,
         progress=not args.quiet and sys.stderr.isatty(),
         ray_model=model_path if args.ray else None,
+        ray_parts=parts,
         verbose=args.verbose,
     )
-    out = Path(args.out or external_dir(Path(model_path).parent, collection.name, args.half))
     write_score(score, out)
+    if parts is not None:  # the tables hold it all now; a rerun starts afresh, as in-process
+        shutil.rmtree(parts, ignore_errors=True)
     sys.stdout.write(score.summary_text())
     print(f"facegen: tables in {out} (model {model_path})", file=sys.stderr)
     return EXIT_OK

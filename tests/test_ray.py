@@ -113,16 +113,18 @@ def test_a_stopped_job_goes_on_where_it_stopped(ray_local, crops, model_path, tm
 
     inputs = collect_inputs([str(crops), str(tmp_path / "missing.jpg")])
     out = tmp_path / "results.parquet"
-    first = predict_on_ray(inputs, model_path, out, cropped=True, progress=False, stop_after=1)
+    job = functools.partial(predict_on_ray, inputs, model_path, out, cropped=True,
+                            progress=False, block_files=16)  # fmt: skip
+    first = job(stop_after=1)
     assert 0 < first.done_now < len(inputs)
     (out / ".part-killed.parquet.x.tmp").write_bytes(b"half a file")  # as a killed job leaves it
-    second = predict_on_ray(inputs, model_path, out, cropped=True, progress=False)
+    second = job()
     assert second.done_before == first.done_now
     assert second.done_before + second.done_now == len(inputs)
     files = [row["file"] for row in ray_rows(out)]
     assert sorted(files) == sorted(item.name for item in inputs)  # each exactly once
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
-    third = predict_on_ray(inputs, model_path, out, cropped=True, progress=False)
+    third = job()
     assert third.done_now == 0 and third.done_before == len(inputs)
     import pandas as pd
 
@@ -193,7 +195,42 @@ def test_evaluate_on_ray_scores_as_in_process(ray_local, crops, model_path, tmp_
     coverage = [json.loads((tmp_path / name / "metrics.json").read_text())["coverage"]
                 for name in ("here", "ray")]  # fmt: skip
     assert coverage[0] == coverage[1] and coverage[0]["unreadable"] == 1
+    assert not (tmp_path / "ray" / "ray-parts").exists()  # the job's progress, gone once done
     capsys.readouterr()
+
+
+def test_a_stopped_evaluation_goes_on_where_it_stopped(ray_local, crops, model_path, tmp_path):
+    """``evaluate --ray``'s chunks: stopped after one, run again, the finished one is read and
+    not redone, and the whole equals in-process framing and scores; other views are refused."""
+    from facegen.faces.batch import frame_files
+    from facegen.modeling.inference import predict_proba
+    from facegen.predict.on_ray import Stopped, frame_and_classify
+
+    paths = [str(p) for p in sorted(crops.iterdir())]
+    files = [f"astronauts/{Path(p).name}" for p in paths]
+    parts = tmp_path / "ray-parts"
+    model = load_classifier(model_path)
+    size = int(model.input_shape[1])
+    run = functools.partial(frame_and_classify, files, paths, size, model_path, views="flip",
+                            parts=parts, chunk_files=16)  # fmt: skip
+    with pytest.raises(Stopped):
+        run(stop_after=1)
+    (first,) = parts.glob("part-*.parquet")
+    before = first.stat()
+    (parts / ".part-killed.parquet.x.tmp").write_bytes(b"half a chunk")  # as a kill leaves it
+    framed, p_female = run()
+    assert len(list(parts.glob("part-*.parquet"))) == N_CROPS // 16
+    assert (first.stat().st_ino, first.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert not [p for p in parts.iterdir() if p.name.startswith(".")]
+    here = frame_files(files, paths, size, cache=False)
+    assert framed.files == here.files and len(framed.files) == N_CROPS - 1
+    assert np.array_equal(framed.images, here.images)
+    assert framed.framing == here.framing and framed.errors == here.errors
+    assert np.array_equal(framed.turn, here.turn, equal_nan=True)
+    expected = predict_proba(model, here.images, views="flip")
+    assert np.abs(p_female - expected).max() <= 1e-5
+    with pytest.raises(UsageError, match="another views"):
+        run(views="none")
 
 
 def test_actors_classify_without_tensorflow(ray_local, model_path):

@@ -93,6 +93,7 @@ def score_collection(
     max_faces: int | None = None,
     progress: bool = False,
     ray_model: str | os.PathLike | None = None,
+    ray_parts: str | os.PathLike | None = None,
     verbose: bool = False,
 ) -> CollectionScore:
     """Frame, classify and evaluate one half of a collection (``config.EXTERNAL_HALVES``).
@@ -100,6 +101,8 @@ def score_collection(
     ``max_faces`` takes a seeded sample of the half (a quick run's profile); None keeps it all.
     ``ray_model``: frame and classify on Ray's actors with this model file (``evaluate --ray``,
     ``predict.on_ray.frame_and_classify``) instead of here; the evaluation is the same.
+    ``ray_parts``: the folder that job keeps its finished chunks in, so that run again after an
+    interruption it goes on where it stopped (None: nothing kept).
     """
     from facegen.modeling.inference import predict_proba
 
@@ -117,7 +120,7 @@ def score_collection(
 
         framed, p_framed = frame_and_classify(
             chosen["file"].tolist(), [str(p) for p in chosen["path"]], size, ray_model,
-            views=views, progress=progress, verbose=verbose,
+            views=views, parts=ray_parts, progress=progress, verbose=verbose,
         )  # fmt: skip
     else:
         framed = frame_files(
