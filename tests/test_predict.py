@@ -548,8 +548,6 @@ def test_predict_runs_without_tensorflow_and_keeps_the_terminal_quiet(tmp_path, 
     assert all(line.startswith("facegen: ") for line in lines), run.stderr
 
 
-
-
 @pytest.mark.parametrize("cropped", [True, False], ids=["crops", "photos"])
 def test_worker_processes_give_what_one_process_gives(tmp_path, model_path, cropped, monkeypatch):
     """Spread over worker processes (more than one chunk of files), every file keeps its place,
