@@ -268,6 +268,13 @@ def test_the_tables_put_each_rate_beside_its_interval_and_name_the_sensitivity_f
     noise = label_noise_table({"UTKFace": summary, "other": audit.summary, "none": {}})
     assert list(noise.index) == ["UTKFace", "other"]
     assert noise.loc["UTKFace"].tolist() == noise.loc["other"].tolist()
+    # Both accuracies carry their interval, and the headings say which do.
+    figure = audit.summary["sensitivity"]
+    assert noise.loc["other", "Accuracy, test [95% interval]"] == (
+        f"{figure['accuracy']:.3f} [{figure['accuracy_low']:.3f}, {figure['accuracy_high']:.3f}]"
+    )
+    assert "Sensitivity only: accuracy, doubted set aside [95% interval]" in noise.columns
+    assert "Model's error rate, same faces" in noise.columns
 
 
 def test_the_pages_and_the_card_say_what_the_audit_found(audited, tmp_path):
@@ -296,6 +303,15 @@ def test_the_pages_and_the_card_say_what_the_audit_found(audited, tmp_path):
     found = evaluation_summary(metrics)
     doubted = f"{summary['n_doubted']:,} of {summary['n']:,} validation and test labels doubted"
     assert doubted in found and "Sensitivity only, not a result" in found
+    # The model's error rate on the same faces stands beside the label-error rate, and the
+    # doubted are counted among its errors without the tautology "N of them are among".
+    error_rate = summary["n_model_errors"] / summary["n"]
+    assert f"beside the model's error rate of {100 * error_rate:.1f}% on the same faces" in found
+    among = summary["n_doubted_among_model_errors"]
+    assert (
+        f"it doubts the labels of {among:,} of those {summary['n_model_errors']:,} errors" in found
+    )
+    assert "of them are among" not in found
     assert "Test accuracy 90.0%" in found  # the headline stays the plain accuracy
     conclusions = evaluation_conclusions(metrics)
     assert "upper bound where the model is weak" in conclusions
@@ -322,9 +338,24 @@ def test_the_pages_and_the_card_say_what_the_audit_found(audited, tmp_path):
     assert f"doubts {summary['n_doubted']:,} of {summary['n']:,} labels" in section
     assert "Sensitivity only, not a result" in section and "stays the plain one" in section
     assert "| Age band | n | Model's error rate [95% interval] |" in section
+    # Each table under its own heading, so the HTML card does not run them together.
+    assert "### Estimated label-error rate by age band" in section
+    assert "### Estimated label-error rate by ethnicity" in section
+    assert f"It doubts the labels of {among:,} of the model's" in section
+    assert f"an error rate of {100 * error_rate:.1f}% on the same faces" in section
+    assert "of the doubted faces are among" not in section
     assert (
         f"doubts {summary['n_doubted']:,} of the {summary['n']:,} validation and test" in markdown
     )
     (tmp_path / "metrics.json").write_text(json.dumps({"headline": head}))
     markdown, _ = render_model_card(tmp_path)
     assert "This run did not audit its labels" in markdown
+
+
+def test_audited_splits_read_as_a_reader_names_them():
+    from facegen.reporting.templates import splits_in_words
+
+    assert splits_in_words(["val", "test"]) == "validation and test"
+    assert splits_in_words({"val": 10, "test": 12}) == "validation and test"
+    assert splits_in_words(["test"]) == "test"
+    assert splits_in_words([]) == ""

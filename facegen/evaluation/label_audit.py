@@ -159,9 +159,11 @@ def accuracy_without_doubted(
     """A sensitivity figure: accuracy with the doubted labels set aside, beside the plain one.
 
     Not a better accuracy: a doubted face is doubted *because* the model disagrees with its
-    label, so setting it aside removes errors by construction, right or wrong. It bounds how much
-    of the plain figure the labels could explain, if every doubted label were wrong; the headline
-    stays the plain accuracy.
+    label, so setting it aside removes errors by construction, right or wrong. It is no bound
+    either way: were every doubted label wrong, correcting them would count those faces as right
+    (a little higher than setting them aside), and labels the audit missed would move it further.
+    It shows how much the doubted faces alone weigh on the plain figure; the headline stays the
+    plain accuracy.
     """
     labels = audit["given_label"].to_numpy()
     predictions = (audit["probability"].to_numpy() >= threshold).astype(np.int8)

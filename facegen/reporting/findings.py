@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from facegen.data.dataset import Dataset
-from facegen.reporting.templates import estimate
+from facegen.reporting.templates import estimate, splits_in_words
 from facegen.reporting.templates import pct as percent
 
 
@@ -148,26 +148,27 @@ def evaluation_summary(
     return "**What this page found**\n\n" + "\n".join(line for line in lines if line)
 
 
-def _splits(audit: Mapping[str, Any]) -> str:
-    """'validation and test': the audited splits (or halves) in words."""
-    return " and ".join("validation" if split == "val" else split for split in audit["splits"])
-
-
 def label_audit_line(audit: Mapping[str, Any], name: str = "") -> str:
     """The audit in one line: how many labels it doubts, the estimated label-error rate with its
-    interval, and the accuracy with the doubted set aside, named as the sensitivity figure it is.
+    interval beside the model's error rate on the same faces, and the accuracy with the doubted
+    set aside, named as the sensitivity figure it is.
 
+    The error rate stands beside the label-error rate because the audit only ever doubts a label
+    the model disagrees with: "N doubted, all among the errors" would say nothing, whereas the
+    two rates side by side say how much of the error the labels could account for.
     ``audit`` is a ``label_audit`` section (``evaluation.label_audit.audit_splits``); ``name``
     names a collection other than UTKFace."""
-    splits = _splits(audit)
     sensitivity = audit["sensitivity"]
     where = f"{name}'s " if name else ""
+    n, errors = audit["n"], audit["n_model_errors"]
     return (
-        f"- **Label audit: {audit['n_doubted']:,} of {where}{audit['n']:,} {splits} labels "
-        f"doubted**, an estimated label-error rate of {percent(audit['label_error_rate'])}"
-        f"{_interval(audit.get('label_error_rate_low'), audit.get('label_error_rate_high'))}; "
-        f"{audit['n_doubted_among_model_errors']:,} of them are among the model's "
-        f"{audit['n_model_errors']:,} errors. Sensitivity only, not a result: with the "
+        f"- **Label audit: {audit['n_doubted']:,} of {where}{n:,} "
+        f"{splits_in_words(audit['splits'])} labels doubted**, an estimated label-error rate of "
+        f"{percent(audit['label_error_rate'])}"
+        f"{_interval(audit.get('label_error_rate_low'), audit.get('label_error_rate_high'))}, "
+        f"beside the model's error rate of {percent(errors / n if n else None)} on the same "
+        f"faces (it doubts the labels of {audit['n_doubted_among_model_errors']:,} of those "
+        f"{errors:,} errors). Sensitivity only, not a result: with the "
         f"{sensitivity['n_set_aside']:,} doubted {sensitivity['split']} labels set aside, "
         f"accuracy would be {percent(sensitivity['accuracy_without_doubted'])} instead of "
         f"{percent(sensitivity['accuracy'])}."
@@ -197,8 +198,8 @@ def label_audit_conclusions(audit: Mapping[str, Any] | None, name: str = "UTKFac
         return ""
     text = (
         f"Some of what counts as the model's error may be the labels': the audit estimates "
-        f"{percent(audit['label_error_rate'])} of {name}'s {_splits(audit)} labels "
-        "wrong."
+        f"{percent(audit['label_error_rate'])} of {name}'s "
+        f"{splits_in_words(audit['splits'])} labels wrong."
     )
     group = _most_doubted_group(audit)
     if group is not None and group["rate"] > 0:

@@ -14,7 +14,7 @@ from typing import Any
 
 from facegen import config
 from facegen.atomic import atomic_write_text
-from facegen.reporting.templates import as_number, render, words
+from facegen.reporting.templates import as_number, render, splits_in_words, words
 
 CARD_TABLES = (("age_band", "Age band"), ("ethnicity", "Ethnicity"), ("gender", "Gender"))
 """The subgroup tables the card shows, with their headings; metrics.json holds more (crossed
@@ -147,9 +147,7 @@ def _label_audit(metrics: dict) -> dict[str, Any] | None:
     sensitivity = audit.get("sensitivity", {})
     by = audit.get("by", {})
     return {
-        "splits": " and ".join(
-            "validation" if split == "val" else split for split in audit.get("splits", {})
-        ),
+        "splits": splits_in_words(audit.get("splits", {})),
         "n": audit.get("n"),
         "n_doubted": audit.get("n_doubted"),
         "rate": audit.get("label_error_rate"),
@@ -157,6 +155,9 @@ def _label_audit(metrics: dict) -> dict[str, Any] | None:
         "high": audit.get("label_error_rate_high"),
         "among_errors": audit.get("n_doubted_among_model_errors"),
         "n_errors": audit.get("n_model_errors"),
+        "error_rate": audit["n_model_errors"] / audit["n"]
+        if audit.get("n") and audit.get("n_model_errors") is not None
+        else None,
         "sensitivity": {
             "split": sensitivity.get("split"),
             "set_aside": sensitivity.get("n_set_aside"),

@@ -321,7 +321,8 @@ def sensitivity_table(audit: Mapping[str, Any]) -> pd.DataFrame:
 def label_noise_table(audits: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     """One row per collection's label audit (``label_audit`` summaries): faces audited, labels
     doubted, the estimated label-error rate beside the model's error rate on the same faces, and
-    the sensitivity figure. Collections without an audit are left out."""
+    the plain accuracy beside the sensitivity figure, each with its interval where the audit
+    recorded one, so the two accuracies read alike. Collections without an audit are left out."""
     rows = []
     for name, audit in audits.items():
         if not audit:
@@ -338,9 +339,13 @@ def label_noise_table(audits: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
                     audit.get("label_error_rate_low"),
                     audit.get("label_error_rate_high"),
                 ),
-                "Model's error rate": estimate(audit["n_model_errors"] / n if n else None),
-                f"Accuracy, {figure['split']}": estimate(figure["accuracy"]),
-                "Sensitivity only: doubted set aside": estimate(
+                "Model's error rate, same faces": estimate(
+                    audit["n_model_errors"] / n if n else None
+                ),
+                f"Accuracy, {figure['split']}" + INTERVAL: estimate(
+                    figure["accuracy"], figure.get("accuracy_low"), figure.get("accuracy_high")
+                ),
+                "Sensitivity only: accuracy, doubted set aside" + INTERVAL: estimate(
                     figure["accuracy_without_doubted"],
                     figure.get("accuracy_without_doubted_low"),
                     figure.get("accuracy_without_doubted_high"),

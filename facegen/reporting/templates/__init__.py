@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -76,6 +77,14 @@ def duration(seconds: Any) -> str:
 def words(value: Any) -> str:
     """A key as a person would write it: ``age_band`` reads "age band"."""
     return MISSING if value is None else str(value).replace("_", " ")
+
+
+def splits_in_words(splits: Iterable[str]) -> str:
+    """Audited splits as a reader names them: ``["val", "test"]`` reads "validation and test".
+
+    The findings and the model card both name what a label audit covered; one spelling here
+    keeps them from drifting apart."""
+    return " and ".join("validation" if split == "val" else str(split) for split in splits)
 
 
 def cell(value: Any) -> str:
