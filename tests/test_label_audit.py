@@ -314,7 +314,7 @@ def test_the_pages_and_the_card_say_what_the_audit_found(audited, tmp_path):
     assert "of them are among" not in found
     assert "Test accuracy 90.0%" in found  # the headline stays the plain accuracy
     conclusions = evaluation_conclusions(metrics)
-    assert "upper bound where the model is weak" in conclusions
+    assert "Where the model is weak the estimate is likely too high" in conclusions
     # The group it names is the one with the highest rate among groups of 30 faces or more.
     rates = pd.concat([audit.rates["age_band"], audit.rates["ethnicity"]], ignore_index=True)
     top = rates.loc[rates["label_error_rate"].idxmax()]

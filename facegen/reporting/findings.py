@@ -209,7 +209,7 @@ def label_audit_conclusions(audit: Mapping[str, Any] | None, name: str = "UTKFac
             f"{percent(group['error_rate'])})."
         )
     return (
-        text + " The estimate is an upper bound where the model is weak: confident learning "
+        text + " Where the model is weak the estimate is likely too high: confident learning "
         "cannot tell a face that is hard to read from one labelled wrong, so the doubted faces "
         "are worth looking at, not subtracting."
     )
