@@ -23,7 +23,7 @@ def test_train_writes_a_run_folder_like_the_pipelines(face_folder, tmp_path, cap
     assert "Starting a new run" not in printed.out  # progress and diagnostics: stderr
     assert f"Starting a new run in {out}" in printed.err
     for name in ("model.keras", "split.csv", "history.csv", "training.json", "metrics.json",
-                 "data.json", "manifest.json", "model_card.html"):  # fmt: skip
+                 "label_audit.csv", "data.json", "manifest.json", "model_card.html"):  # fmt: skip
         assert (out / name).exists(), name
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == "train" and manifest["status"] == "complete"
@@ -37,6 +37,10 @@ def test_train_writes_a_run_folder_like_the_pipelines(face_folder, tmp_path, cap
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["validation"]["n"] == manifest["data"]["split_sizes"]["val"]
     assert metrics["headline"]["n_test"] == manifest["data"]["split_sizes"]["test"]
+    audit = metrics["label_audit"]  # the evaluation page's audit, on validation and test
+    assert audit["n"] == metrics["validation"]["n"] + metrics["headline"]["n_test"]
+    audited = (out / "label_audit.csv").read_text().splitlines()
+    assert len(audited) == audit["n"] + 1 and audited[0].startswith("file,split,given_label")
     assert "run" in (tmp_path / "index.html").read_text()
 
     # A second run into a complete folder is refused, with what to do instead.

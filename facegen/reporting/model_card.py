@@ -140,7 +140,7 @@ def _external(run_dir: Path) -> list[dict[str, Any]]:
 
 def _label_audit(metrics: dict) -> dict[str, Any] | None:
     """The label audit of metrics.json as the card reads it; None for a run without one (older
-    runs, ``facegen train``), so the card says the labels were not audited."""
+    than the label audit), so the card says the labels were not audited."""
     audit = metrics.get("label_audit")
     if not audit:
         return None

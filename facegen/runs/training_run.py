@@ -100,6 +100,7 @@ def train_run(
     On KeyboardInterrupt or any error the manifest says "interrupted" or "failed" (and a FAILED
     file says why) before the exception propagates.
     """
+    from facegen.evaluation.label_audit import audit_splits
     from facegen.evaluation.metrics import classification_summary
     from facegen.evaluation.summary import evaluate_predictions
     from facegen.modeling.inference import predict_proba
@@ -127,19 +128,22 @@ def train_run(
         train_for_run(run, dataset, progress=progress)
         model = load_classifier(run.model_path)  # as saved: what every later caller runs
         val_images, val_rows = dataset.part("val")
-        validation = classification_summary(
-            dataset.labels(val_rows), predict_proba(model, val_images)
-        )
+        val_labels, val_prob = dataset.labels(val_rows), predict_proba(model, val_images)
+        validation = classification_summary(val_labels, val_prob)
         test_images, test_rows = dataset.part("test")
-        test_labels = dataset.labels(test_rows)
+        test_labels, test_prob = dataset.labels(test_rows), predict_proba(model, test_images)
         metrics = evaluate_predictions(
-            test_rows,
-            test_labels,
-            predict_proba(model, test_images),
+            test_rows, test_labels, test_prob, n_boot=settings.n_boot, seed=settings.seed
+        )
+        metrics["validation"] = validation
+        # The evaluation page's label audit, so a trained run's card says what it found too.
+        audit = audit_splits(
+            {"val": (val_rows, val_labels, val_prob), "test": (test_rows, test_labels, test_prob)},
             n_boot=settings.n_boot,
             seed=settings.seed,
         )
-        metrics["validation"] = validation
+        run.write_table("label_audit.csv", audit.table())
+        metrics["label_audit"] = audit.summary
         run.write_json("metrics.json", metrics)
         write_model_card(run_dir)
     except BaseException as exc:
