@@ -34,7 +34,9 @@ def train_variant(params: dict) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    from facegen.runs.sweep import Trial, run_sweep, sweep_options
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], parents=[sweep_options()])
     parser.add_argument("names", nargs="*", help="variants to train (default: all)")
     parser.add_argument("--data-dir", default=os.environ.get("FACEGEN_DATA_DIR"))
     parser.add_argument("--seed", type=int, default=42)
@@ -44,17 +46,10 @@ def main() -> None:
         type=Path,
         help="keep each trained model as DIR/<variant>.keras (never commit them: derived data)",
     )
-    parser.add_argument("--sweep-dir", type=Path, help="where Ray Tune keeps the sweep "
-                        "(default: data/interim/sweeps; on a cluster, a folder every machine "
-                        "reaches); run again with the same one to resume")  # fmt: skip
-    parser.add_argument("--cpus-per-trial", type=int, help="default: every CPU of this machine")
-    parser.add_argument("-v", "--verbose", action="store_true", help="Ray's and Tune's own logs")
     args = parser.parse_args()
     if not args.data_dir:
         parser.error("pass --data-dir or set FACEGEN_DATA_DIR to the aligned UTKFace folder")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from facegen.runs.sweep import Trial, run_sweep, send_by_value
-
     chosen = [ablation.variant(n) for n in args.names] or list(ablation.VARIANTS)
     trials = []
     for item in chosen:
@@ -76,15 +71,17 @@ def main() -> None:
             flush=True,
         )
 
-    send_by_value("ablation_variants")  # Ray's workers cannot import it by name
     key = hashlib.blake2b("\n".join(t.name for t in trials).encode(), digest_size=4).hexdigest()
     result = run_sweep(
         f"ablation-seed{args.seed}-{key}", trials, train_variant, folder=args.sweep_dir,
-        cpus_per_trial=args.cpus_per_trial, on_row=said, verbose=args.verbose,
+        cpus_per_trial=args.cpus_per_trial, on_row=said, verbose=args.verbose, fresh=args.fresh,
+        by_value=["ablation_variants"],  # Ray's workers cannot import it by name
     )  # fmt: skip
-    if result.failed:
-        raise SystemExit(f"variants failed (run again to retry them): {result.failed}")
+    if not result.complete:
+        raise SystemExit(result.problem())
 
 
 if __name__ == "__main__":
-    main()
+    from facegen.runs.sweep import run_script
+
+    run_script(main)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from facegen import config
-from facegen.reporting.ablation_table import COLUMNS, load_results
+from facegen.reporting.ablation_table import COLUMNS
 
 RESULTS = config.ABLATION_RESULTS
 REMOVED_OPTIONS_COMMIT = "b0bf21b"
@@ -328,14 +328,13 @@ def run_variant(
 
 
 def record(row: dict, path: Path = RESULTS) -> Path:
-    """Add or replace ``row`` (by variant name) in the results file, atomically."""
-    from facegen.atomic import atomic_write_text
+    """Add or replace ``row`` (by variant name) in the results file, atomically, in the order of
+    ``VARIANTS``."""
+    from results_table import record_row  # here: Ray's workers, sent this module, lack it
 
-    table = load_results(path)
-    table = table[table["variant"] != row["variant"]]
-    table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
     order = {v.name: i for i, v in enumerate(VARIANTS)}
-    table = table.sort_values("variant", key=lambda s: s.map(order).fillna(math.inf))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, table[list(COLUMNS)].to_csv(index=False, lineterminator="\n"))
-    return path
+
+    def by_variant(table: pd.DataFrame) -> pd.DataFrame:
+        return table.sort_values("variant", key=lambda s: s.map(order).fillna(math.inf))
+
+    return record_row(path, row, ["variant"], COLUMNS, by_variant)

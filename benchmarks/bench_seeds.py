@@ -31,6 +31,7 @@ COLUMNS = ("seed", "val", "test", "low", "high", "train_s", "img_s", "wall_s", "
 def train_seed(params: dict) -> dict:
     """One trial: a default run trained with this seed; its headline figures and timings."""
     from facegen.runs.run import Settings
+    from facegen.runs.sweep import TRIAL_CPUS
     from facegen.runs.training_run import train_run
 
     seed = params["seed"]
@@ -53,38 +54,28 @@ def train_seed(params: dict) -> dict:
         "img_s": training["train_images_per_second"],
         "wall_s": round(wall, 1),
         "measured": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "machine": f"{platform.machine()}, {os.environ.get(TRIAL_CPUS, '?')} CPUs a trial",
     }
 
 
 def record(row: dict, path: Path = RESULTS) -> None:
     """Add or replace one seed's row, atomically."""
-    import pandas as pd
+    from results_table import record_row
 
-    from facegen.atomic import atomic_write_text
-
-    table = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=COLUMNS)
-    table = pd.concat([table[table["seed"] != row["seed"]], pd.DataFrame([row])[list(COLUMNS)]])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, table.sort_values("seed").to_csv(index=False, lineterminator="\n"))
+    record_row(path, row, ["seed"], COLUMNS)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    from facegen.runs.sweep import Trial, run_sweep, sweep_options
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], parents=[sweep_options()])
     parser.add_argument("--data-dir", default=os.environ.get("FACEGEN_DATA_DIR"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
     parser.add_argument("--keep", help="keep the run folders here instead of a temporary folder")
-    parser.add_argument("--sweep-dir", type=Path, help="where Ray Tune keeps the sweep "
-                        "(default: data/interim/sweeps; on a cluster, a folder every machine "
-                        "reaches); run again with the same one to resume")  # fmt: skip
-    parser.add_argument("--cpus-per-trial", type=int, help="default: every CPU of this machine")
-    parser.add_argument("-v", "--verbose", action="store_true", help="Ray's and Tune's own logs")
     args = parser.parse_args()
     if not args.data_dir:
         parser.error("pass --data-dir or set FACEGEN_DATA_DIR to the aligned UTKFace folder")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from facegen.runs.sweep import Trial, run_sweep
-
     keep = str(Path(args.keep).absolute()) if args.keep else None
     data_dir = str(Path(args.data_dir).absolute())
     trials = [Trial(f"seed {s}", {"seed": s, "data_dir": data_dir, "keep": keep})
@@ -101,11 +92,11 @@ def main() -> None:
 
     result = run_sweep(
         "seeds-" + "-".join(map(str, args.seeds)), trials, train_seed, folder=args.sweep_dir,
-        cpus_per_trial=args.cpus_per_trial, on_row=said, verbose=args.verbose,
+        cpus_per_trial=args.cpus_per_trial, on_row=said, verbose=args.verbose, fresh=args.fresh,
     )  # fmt: skip
     rows = result.rows
     if not rows:
-        raise SystemExit(f"no seed finished (run again to retry them): {result.failed}")
+        raise SystemExit(result.problem())
     for key, label in (("test", "test accuracy"), ("val", "validation accuracy")):
         values = [r[key] for r in rows]
         spread = statistics.stdev(values) if len(values) > 1 else float("nan")
@@ -115,9 +106,11 @@ def main() -> None:
     times = [r["train_s"] for r in rows]
     print(f"training time: mean {statistics.mean(times):.0f} s, min {min(times):.0f}, "
           f"max {max(times):.0f}")  # fmt: skip
-    if result.failed:
-        raise SystemExit(f"seeds failed (run again to retry them): {result.failed}")
+    if not result.complete:
+        raise SystemExit(result.problem())
 
 
 if __name__ == "__main__":
-    main()
+    from facegen.runs.sweep import run_script
+
+    run_script(main)

@@ -38,7 +38,7 @@ import pandas as pd
 
 from facegen import config
 from facegen.atomic import atomic_write_text
-from facegen.runs.sweep import SWEEPS_DIR, Trial, run_sweep
+from facegen.runs.sweep import TRIAL_CPUS, Trial, run_sweep, sweep_options
 
 AUDIT_DIR = config.PROJECT_ROOT / "data" / "interim" / "label_audit"
 LEVER_RESULTS = Path(__file__).parent / "results" / "label_lever.csv"
@@ -116,10 +116,10 @@ def audit(args: argparse.Namespace) -> None:
     result = run_sweep(
         f"training-audit-seed{args.seed}-k{args.folds}", trials, fold_trial,
         folder=args.sweep_dir, cpus_per_trial=args.cpus_per_trial, on_row=said,
-        verbose=args.verbose,
+        verbose=args.verbose, fresh=args.fresh,
     )  # fmt: skip
-    if result.failed:
-        sys.exit(f"folds failed (run again to retry them): {result.failed}")
+    if not result.complete:
+        sys.exit(result.problem())
     from facegen.data.dataset import load_dataset
     from facegen.evaluation.label_audit import audit_labels
 
@@ -164,9 +164,14 @@ def lever_trial(params: dict) -> dict:
     doubted = set(params["doubted"])
 
     def kept(rows):
-        return ~rows["file"].isin(doubted).to_numpy() if params["remove"] else None
+        return ~rows["file"].isin(doubted).to_numpy()
 
-    dataset, _, _, keep, result = _train(params, kept if params["remove"] else None)
+    dataset, _, rows, keep, result = _train(params, kept if params["remove"] else None)
+    if params["remove"] and len(rows) - keep.sum() != len(doubted):
+        raise ValueError(
+            f"{len(doubted) - (len(rows) - keep.sum())} doubted files are not in the training "
+            "split: was the audit made with another --split-seed or data folder?"
+        )
     val_images, val_rows = dataset.part("val")
     val_labels = dataset.labels(val_rows)
     model, _ = balanced_model(result.model, val_images, val_labels)
@@ -183,6 +188,7 @@ def lever_trial(params: dict) -> dict:
         "external_accuracy": round(head["test_accuracy"], 4),
         "external_recall_gap": round(head["recall_gap"], 4),
         "train_seconds": round(result.seconds),
+        "machine": f"{platform.machine()}, {os.environ.get(TRIAL_CPUS, '?')} CPUs a trial",
     }
 
 
@@ -201,8 +207,7 @@ def lever(args: argparse.Namespace) -> None:
               {**common, "arm": arm, "remove": arm == ARMS[1], "train_seed": seed})
         for seed in args.seeds for arm in ARMS
     ]  # fmt: skip
-    stamp = {"measured": datetime.now(UTC).strftime("%Y-%m-%d"),
-             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs"}  # fmt: skip
+    stamp = {"measured": datetime.now(UTC).strftime("%Y-%m-%d")}
 
     def record(row: dict) -> None:
         print(f"{row['trial']}: {row['n_train']:,} training faces, UTKFace val "
@@ -213,9 +218,9 @@ def lever(args: argparse.Namespace) -> None:
     result = run_sweep(
         f"label-lever-split{args.split_seed}-" + "-".join(map(str, args.seeds)), trials,
         lever_trial, folder=args.sweep_dir, cpus_per_trial=args.cpus_per_trial,
-        on_row=record, verbose=args.verbose,
+        on_row=record, verbose=args.verbose, fresh=args.fresh,
     )  # fmt: skip
-    table = pd.DataFrame(result.rows)
+    table = pd.DataFrame(result.rows, columns=list(LEVER_COLUMNS))
     for arm in ARMS:
         part = table[table["arm"] == arm]
         if len(part):
@@ -223,8 +228,8 @@ def lever(args: argparse.Namespace) -> None:
                 f"{arm}: UTKFace val {_mean_sd(part['val_accuracy'])}, "
                 f"external val {_mean_sd(part['external_accuracy'])} over {len(part)} seeds"
             )
-    if result.failed:
-        sys.exit(f"trials failed (run again to retry them): {result.failed}")
+    if not result.complete:
+        sys.exit(result.problem())
 
 
 LEVER_COLUMNS = ("arm", "seed", "n_train", "best_epoch", "val_accuracy", "external",
@@ -234,12 +239,9 @@ LEVER_COLUMNS = ("arm", "seed", "n_train", "best_epoch", "val_accuracy", "extern
 
 def _record_lever(row: dict, path: Path = LEVER_RESULTS) -> None:
     """Add or replace one arm and seed's row, atomically, as each trial finishes."""
-    table = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=LEVER_COLUMNS)
-    table = table[~((table["arm"] == row["arm"]) & (table["seed"] == row["seed"]))]
-    table = pd.concat([table, pd.DataFrame([{k: row[k] for k in LEVER_COLUMNS}])])
-    table = table.sort_values(["arm", "seed"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, table.to_csv(index=False, lineterminator="\n"))
+    from results_table import record_row
+
+    record_row(path, row, ["arm", "seed"], LEVER_COLUMNS)
 
 
 def _mean_sd(values: pd.Series) -> str:
@@ -249,13 +251,8 @@ def _mean_sd(values: pd.Series) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sweep = argparse.ArgumentParser(add_help=False)
+    sweep = sweep_options()
     sweep.add_argument("--data-dir", default=os.environ.get("FACEGEN_DATA_DIR"))
-    sweep.add_argument("--sweep-dir", type=Path, default=SWEEPS_DIR,
-                       help="where Ray Tune keeps the sweep (shared by every machine of a "
-                       "cluster); run again with the same one to resume")  # fmt: skip
-    sweep.add_argument("--cpus-per-trial", type=int, help="default: every CPU of this machine")
-    sweep.add_argument("-v", "--verbose", action="store_true", help="Ray's and Tune's own logs")
     commands = parser.add_subparsers(dest="command", required=True)
     one = commands.add_parser("audit", parents=[sweep], help="k-fold audit of the training split")
     one.add_argument("--seed", type=int, default=config.SEED, help="the split's seed (a run's)")
@@ -277,4 +274,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from facegen.runs.sweep import run_script
+
+    run_script(main)

@@ -20,16 +20,18 @@ with this set to 0 the node's address stays 127.0.0.1 and every server binds to 
 read when ``ray`` is imported, and inherited by the processes a local Ray starts."""
 
 
-def require_ray():
-    """The ``ray`` module, or a one-line usage error saying how to install it. Without
-    ``RAY_ADDRESS`` (a local Ray), it is imported set to stay on loopback (``LOOPBACK_ONLY``)."""
+def require_ray(needed_by: str = "--ray"):
+    """The ``ray`` module, or a one-line usage error saying how to install it, naming what
+    ``needed_by`` it. Without ``RAY_ADDRESS`` (a local Ray), it is imported set to stay on
+    loopback (``LOOPBACK_ONLY``)."""
     if not os.environ.get("RAY_ADDRESS"):
         os.environ.setdefault(LOOPBACK_ONLY, "0")
     try:
         import ray
-        import ray.data  # the extra is ray[data]: pyarrow and pandas come with it
+        import ray.data  # the extra is ray[data,tune]: pyarrow and pandas come with it
+        import ray.tune
     except ImportError:
-        raise UsageError(f"--ray needs Ray, an optional extra: {RAY_EXTRA}") from None
+        raise UsageError(f"{needed_by} needs Ray, an optional extra: {RAY_EXTRA}") from None
     return ray
 
 
@@ -39,8 +41,12 @@ def start_ray(ray, *, verbose: bool) -> bool:
     if ray.is_initialized():
         return False
     quiet = {} if verbose else {"log_to_driver": False, "logging_level": logging.ERROR}
-    if os.environ.get("RAY_ADDRESS"):
-        ray.init(**quiet)
+    if address := os.environ.get("RAY_ADDRESS"):
+        try:
+            ray.init(**quiet)
+        except ConnectionError as exc:
+            message = f"RAY_ADDRESS={address}: cannot join that Ray cluster ({exc})"
+            raise UsageError(message) from None
     else:
         from ray._private import ray_constants
 

@@ -8,6 +8,7 @@ astronaut photo (shipped in its wheel), cut, turned and pasted into the photos t
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from functools import cache
@@ -126,6 +127,31 @@ def _isolated_environment(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("FACEGEN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     empty_raw = tmp_path_factory.mktemp("raw")
     monkeypatch.setattr("facegen.config.default_raw_dir", lambda: empty_raw)
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    """One local Ray for a test module, started as ``cluster.start_ray`` starts one (127.0.0.1
+    only, no dashboard), on 2 CPUs whatever the machine has, so the tests see CI's machine."""
+    pytest.importorskip("ray.tune")
+    from facegen import cluster
+
+    saved = {name: os.environ.get(name) for name in ("RAY_ADDRESS", cluster.LOOPBACK_ONLY)}
+    os.environ.pop("RAY_ADDRESS", None)
+    ray = cluster.require_ray()
+    init = ray.init
+    ray.init = functools.partial(init, num_cpus=2)
+    try:
+        assert cluster.start_ray(ray, verbose=False)
+    finally:
+        ray.init = init
+    yield ray
+    ray.shutdown()
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facegen import cluster
 from facegen.cli import main
 from facegen.errors import UsageError
 from facegen.modeling.saving import load_classifier
@@ -30,29 +29,6 @@ from .conftest import astronaut, astronaut_face, rgb_jpeg_bytes, rgb_png_bytes
 N_CROPS = 64
 
 pytestmark = pytest.mark.slow  # a local Ray starts: about a minute in all
-
-
-@pytest.fixture(scope="module")
-def ray_local():
-    """One local Ray for the module, started as ``cluster.start_ray`` starts one, on 2 CPUs."""
-    pytest.importorskip("ray.data")
-
-    saved = {name: os.environ.get(name) for name in ("RAY_ADDRESS", cluster.LOOPBACK_ONLY)}
-    os.environ.pop("RAY_ADDRESS", None)
-    ray = cluster.require_ray()
-    init = ray.init
-    ray.init = functools.partial(init, num_cpus=2)
-    try:
-        assert cluster.start_ray(ray, verbose=False)
-    finally:
-        ray.init = init
-    yield ray
-    ray.shutdown()
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
 
 
 @pytest.fixture(scope="module")
