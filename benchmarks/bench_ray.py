@@ -84,13 +84,6 @@ class ProcessCPU:
         self._thread.join()
 
 
-def own_cpu() -> float:
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 @dataclass
 class Phase:
     """The CPU one piece of work used: this process's, and each descendant's, by key."""
@@ -107,11 +100,13 @@ class Phase:
 
 
 def measure(counter: ProcessCPU, run: Callable[[], object]) -> Phase:
+    from facegen.predict import on_ray
+
     before = counter.snapshot()
-    own, cpu, wall = counter.own, own_cpu(), time.perf_counter()
+    own, cpu, wall = counter.own, on_ray.process_cpu(), time.perf_counter()
     result = run()
     wall = time.perf_counter() - wall
-    here = own_cpu() - cpu - (counter.own - own)
+    here = on_ray.process_cpu() - cpu - (counter.own - own)
     after = counter.snapshot()
     processes = {
         key: (name, used - before.get(key, (name, 0.0))[1])

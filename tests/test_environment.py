@@ -24,7 +24,8 @@ def _pip_section(text: str) -> list[str]:
 
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((config.PROJECT_ROOT / "pyproject.toml").read_text())["project"]
-    wanted = project["dependencies"] + project["optional-dependencies"]["dev"]
+    extras = project["optional-dependencies"]
+    wanted = project["dependencies"] + extras["dev"] + extras["ray"]  # as `make` installs
     listed = _pip_section((config.PROJECT_ROOT / "environment.yml").read_text())
     assert "--editable ." in listed  # the package itself, so `import facegen` works in conda
     assert sorted(p for p in listed if not p.startswith("-")) == sorted(wanted)
