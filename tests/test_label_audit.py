@@ -157,9 +157,10 @@ def test_accuracy_without_doubted_sets_aside_exactly_the_doubted_faces():
     assert low <= figure["accuracy_without_doubted"] <= high
 
 
-def test_audit_splits_audits_the_splits_as_one_and_summarises_them():
-    points, labels = _faces(3)
-    given, flipped = _flipped(labels, 0.05, 3)
+def _two_splits(seed: int):
+    """The flipped fixture as a run's validation and test halves, with subgroup columns."""
+    points, labels = _faces(seed)
+    given, flipped = _flipped(labels, 0.05, seed)
     probability = _out_of_fold(points, given)
     frame = pd.DataFrame(
         {
@@ -175,6 +176,12 @@ def test_audit_splits_audits_the_splits_as_one_and_summarises_them():
         "val": (frame.iloc[:half], given[:half], probability[:half]),
         "test": (frame.iloc[half:], given[half:], probability[half:]),
     }
+    return parts, given, flipped, probability
+
+
+def test_audit_splits_audits_the_splits_as_one_and_summarises_them():
+    parts, given, flipped, probability = _two_splits(3)
+    half = N // 2
     result = audit_splits(parts, n_boot=100, seed=0)
     alone = audit_labels(given, probability)
     assert result.faces["doubted"].tolist() == alone["doubted"].tolist()  # audited as one set
@@ -207,22 +214,7 @@ def test_audit_splits_audits_the_splits_as_one_and_summarises_them():
 @pytest.fixture(scope="module")
 def audited():
     """An audit of two splits of the flipped fixture, with a face per row to show."""
-    points, labels = _faces(4)
-    given, _ = _flipped(labels, 0.05, 4)
-    probability = _out_of_fold(points, given)
-    frame = pd.DataFrame(
-        {
-            "file": [f"{i}.jpg" for i in range(N)],
-            "age_band": pd.Categorical(np.where(np.arange(N) % 3 == 0, "0-2", "20-29")),
-            "ethnicity": pd.Categorical(np.where(np.arange(N) % 5 == 0, "Asian", "White")),
-            "gender": pd.Categorical.from_codes(given, ["male", "female"]),
-        }
-    )
-    half = N // 2
-    parts = {
-        "val": (frame.iloc[:half], given[:half], probability[:half]),
-        "test": (frame.iloc[half:], given[half:], probability[half:]),
-    }
+    parts, *_ = _two_splits(4)
     images = (np.arange(N, dtype=np.int64) % 251).astype(np.uint8)[:, None, None] * np.ones(
         (1, 8, 8), np.uint8
     )  # face r is filled with r % 251, so a shown face says which row it is
