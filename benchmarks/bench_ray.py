@@ -188,8 +188,9 @@ def ray_cost(counter: ProcessCPU, inputs, model_path: str, actors: int) -> Cost:
     start_up = blocks = 0.0
     actor_keys = set()
     for pid, (ready, last) in job.actor_cpu.items():
-        key = next(k for k in phase.processes if k[0] == pid)
-        actor_keys.add(key)
+        key = next((k for k in phase.processes if k[0] == pid), None)
+        if key is not None:  # None: the actor came and went between two samples
+            actor_keys.add(key)
         start_up += ready - phase.before.get(key, 0.0)  # an idle worker made an actor: its own
         blocks += last - ready
     stopping = sum(phase.processes[k][1] for k in actor_keys) - start_up - blocks
