@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from facegen.errors import UsageError
-from facegen.runs.sweep import ROWS_DIR, Trial, run_sweep
+from facegen.runs.sweep import ROWS_DIR, Trial, run_sweep, sweep_options
 
 pytestmark = pytest.mark.slow  # a local Ray and small trainings: about a minute and a half
 
@@ -179,7 +179,8 @@ def test_what_a_sweep_cannot_run_is_refused_in_one_line(ray_local, tmp_path):
         run_sweep("two", [Trial("x"), Trial("x")], counted, folder=tmp_path)
     with pytest.raises(UsageError, match="the largest has 2 CPUs"):
         run_sweep("big", [Trial("x")], counted, folder=tmp_path, cpus_per_trial=3)
-    with pytest.raises(UsageError, match="not a URI"):
-        run_sweep("uri", [Trial("x")], counted, folder="s3://bucket/sweeps")
+    given = sweep_options().parse_args(["--sweep-dir", "s3://bucket/sweeps"]).sweep_dir
+    with pytest.raises(UsageError, match="not a URI"):  # as a script's option gives it
+        run_sweep("uri", [Trial("x")], counted, folder=given)
     with pytest.raises(UsageError, match="must be JSON"):
         run_sweep("json", [Trial("x", {"path": tmp_path})], counted, folder=tmp_path)

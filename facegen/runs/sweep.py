@@ -146,8 +146,7 @@ def sweep_options() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument(
         "--sweep-dir",
-        type=Path,
-        default=None,
+        default=None,  # text, not a Path: Path("s3://b") is "s3:/b", which sweep_path would take
         help="where the sweep keeps its rows (default: data/interim/sweeps; on "
         "a cluster, a folder every machine shares); the same again resumes",
     )
@@ -167,12 +166,12 @@ def sweep_options() -> argparse.ArgumentParser:
 
 def run_script(main: Callable[[], None]) -> None:
     """Run a sweep script's ``main``: a mistake the user can fix (no Ray, a folder holding another
-    sweep, too many CPUs) is one line and exit status 2, not a traceback."""
+    sweep, too many CPUs) is one line and its exit status, as ``facegen``'s, not a traceback."""
     try:
         main()
     except FacegenError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(exc.exit_status)
 
 
 def sweep_path(folder: str | os.PathLike | None, name: str) -> Path:
