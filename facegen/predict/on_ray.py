@@ -127,12 +127,7 @@ class _Classifier(_Actor):
         for result, (_, name) in zip(results, block, strict=True):
             result.name = name
         classify_analysed(results, self.model, batch_size=self.batch_size, views=self.views)
-        return _jsonable(rows(results))
-
-
-def _jsonable(table: list[dict]) -> list[dict]:
-    return [{k: (str(v) if k in ("status", "framing") and v is not None else v)
-             for k, v in row.items()} for row in table]  # fmt: skip
+        return rows(results)
 
 
 @dataclass
