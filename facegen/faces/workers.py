@@ -43,10 +43,12 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
         context.set_forkserver_preload(list(_PRELOAD))
     else:
         context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread_each)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=one_thread_each)
 
 
-def _one_thread_each() -> None:
+def one_thread_each() -> None:
+    """OpenCV and the detector on one thread, for a process that holds one core (a worker here,
+    a Ray actor in ``predict.on_ray``)."""
     import cv2
 
     from facegen.faces import detect

@@ -82,14 +82,13 @@ class _Actor:
     process has used, for ``RayJob.actor_cpu``."""
 
     def __init__(self, model: str) -> None:
-        import cv2
         import numpy as np
 
         from facegen.faces import detect
+        from facegen.faces.workers import one_thread_each
         from facegen.modeling.saving import load_onnx
 
-        cv2.setNumThreads(1)
-        detect.use_threads(1)
+        one_thread_each()
         detect.detect_in_crops([np.zeros((8, 8, 3), np.uint8)])
         self.model = load_onnx(model, threads=1)
         self.model(np.zeros((1, *self.model.input_shape[1:]), np.uint8))
