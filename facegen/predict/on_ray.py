@@ -432,7 +432,7 @@ def frame_and_classify(
     """
     import tempfile
 
-    from facegen.atomic import atomic_path
+    from facegen.atomic import atomic_write_bytes
     from facegen.faces.batch import _BATCH
 
     ray = require_ray()
@@ -459,8 +459,7 @@ def frame_and_classify(
 
     def done(row: dict) -> int:
         nonlocal written
-        with atomic_path(parts / row["part"]) as tmp:
-            Path(tmp).write_bytes(row["answer"])
+        atomic_write_bytes(parts / row["part"], row["answer"])
         written += 1
         if stop_after is not None and written >= stop_after:
             raise Stopped(f"stopped after {written} chunks")
