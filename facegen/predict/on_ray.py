@@ -437,43 +437,46 @@ def frame_and_classify(
 
     ray = require_ray()
     model = str(model_for_actors(model_path))
-    if parts is None:
-        with tempfile.TemporaryDirectory(prefix="facegen-ray-") as folder:
-            return frame_and_classify(
-                files, paths, size, model, views=views, parts=folder, progress=progress,
-                verbose=verbose, chunk_files=chunk_files, stop_after=stop_after,
-            )  # fmt: skip
-    parts = Path(parts)
-    parts.mkdir(parents=True, exist_ok=True)
-    _check_same_job(parts, model, "or delete the folder to start again", size=int(size),
-                    views=views)  # fmt: skip
-    _clean_temporary(parts)
-    step = chunk_files or _BATCH
-    chunks = {}
-    for start in range(0, len(paths), step):
-        chunk = [list(files[start : start + step]), [str(p) for p in paths[start : start + step]]]
-        chunks[_block_name(list(zip(*chunk, strict=True)))] = chunk
-    items = [{"part": name, "files": json.dumps(chunk)}
-             for name, chunk in chunks.items() if not (parts / name).exists()]  # fmt: skip
-    written = 0
+    folder = (
+        tempfile.TemporaryDirectory(prefix="facegen-ray-")
+        if parts is None
+        else contextlib.nullcontext(parts)
+    )
+    with folder as parts:
+        parts = Path(parts)
+        parts.mkdir(parents=True, exist_ok=True)
+        _check_same_job(parts, model, "or delete the folder to start again", size=int(size),
+                        views=views)  # fmt: skip
+        _clean_temporary(parts)
+        step = chunk_files or _BATCH
+        chunks = {}
+        for start in range(0, len(paths), step):
+            chunk = [
+                list(files[start : start + step]),
+                [str(p) for p in paths[start : start + step]],
+            ]
+            chunks[_block_name(list(zip(*chunk, strict=True)))] = chunk
+        items = [{"part": name, "files": json.dumps(chunk)}
+                 for name, chunk in chunks.items() if not (parts / name).exists()]  # fmt: skip
+        written = 0
 
-    def done(row: dict) -> int:
-        nonlocal written
-        atomic_write_bytes(parts / row["part"], row["answer"])
-        written += 1
-        if stop_after is not None and written >= stop_after:
-            raise Stopped(f"stopped after {written} chunks")
-        return len(chunks[row["part"]][0])
+        def done(row: dict) -> int:
+            nonlocal written
+            atomic_write_bytes(parts / row["part"], row["answer"])
+            written += 1
+            if stop_after is not None and written >= stop_after:
+                raise Stopped(f"stopped after {written} chunks")
+            return len(chunks[row["part"]][0])
 
-    if items:
-        terminal = os.fdopen(os.dup(2), "w")
-        with terminal, contextlib.nullcontext() if verbose else captured_stderr():
-            _map_on_ray(
-                ray, _Framer, {"model": model, "size": size, "views": views}, items, done,
-                total=sum(len(chunks[item["part"]][0]) for item in items), terminal=terminal,
-                progress=progress, verbose=verbose,
-            )  # fmt: skip
-    return _read_chunks([parts / name for name in chunks], size)
+        if items:
+            terminal = os.fdopen(os.dup(2), "w")
+            with terminal, contextlib.nullcontext() if verbose else captured_stderr():
+                _map_on_ray(
+                    ray, _Framer, {"model": model, "size": size, "views": views}, items, done,
+                    total=sum(len(chunks[item["part"]][0]) for item in items), terminal=terminal,
+                    progress=progress, verbose=verbose,
+                )  # fmt: skip
+        return _read_chunks([parts / name for name in chunks], size)
 
 
 def _read_chunks(parts: Sequence[Path], size: int):
