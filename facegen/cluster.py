@@ -20,16 +20,19 @@ with this set to 0 the node's address stays 127.0.0.1 and every server binds to 
 read when ``ray`` is imported, and inherited by the processes a local Ray starts."""
 
 
-def require_ray(needed_by: str = "--ray"):
+def require_ray(needed_by: str = "--ray", *, tune: bool = False):
     """The ``ray`` module, or a one-line usage error saying how to install it, naming what
     ``needed_by`` it. Without ``RAY_ADDRESS`` (a local Ray), it is imported set to stay on
-    loopback (``LOOPBACK_ONLY``)."""
+    loopback (``LOOPBACK_ONLY``). ``ray.tune`` is imported (and checked) only with ``tune``:
+    the sweeps need it, ``--ray`` does not, and it costs a few tenths of a second."""
     if not os.environ.get("RAY_ADDRESS"):
         os.environ.setdefault(LOOPBACK_ONLY, "0")
     try:
         import ray
         import ray.data  # the extra is ray[data,tune]: pyarrow and pandas come with it
-        import ray.tune
+
+        if tune:
+            import ray.tune
     except ImportError:
         raise UsageError(f"{needed_by} needs Ray, an optional extra: {RAY_EXTRA}") from None
     return ray

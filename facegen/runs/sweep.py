@@ -107,7 +107,7 @@ def run_sweep(
     """
     from facegen.cluster import require_ray, start_ray
 
-    ray = require_ray("a sweep")
+    ray = require_ray("a sweep", tune=True)
     from ray import cloudpickle
 
     for module in by_value:
