@@ -194,6 +194,9 @@ def test_audit_splits_audits_the_splits_as_one_and_summarises_them():
     assert summary["label_error_rate"] <= summary["label_error_rate_high"]
     assert set(summary["by"]) == {"age_band", "ethnicity", "gender"}
     assert summary["n_doubted_among_model_errors"] <= summary["n_model_errors"]
+    # The model's error rate on the audited faces is stored, not left to each page to divide.
+    assert summary["error_rate"] == pytest.approx(summary["n_model_errors"] / N)
+    assert summary["error_rate_low"] <= summary["error_rate"] <= summary["error_rate_high"]
     sensitivity = summary["sensitivity"]
     assert sensitivity["split"] == "test" and sensitivity["n"] == half
     assert sensitivity["n_set_aside"] == alone["doubted"][half:].sum()

@@ -248,6 +248,9 @@ def audit_splits(
     rate, low, high = doubted_share_interval(audit["doubted"], n_boot, seed)
     predictions = audit["probability"].to_numpy() >= threshold
     wrong = predictions != audit["given_label"].to_numpy(dtype=bool)
+    error_low, error_high = bootstrap_interval(
+        audit["given_label"].to_numpy(), predictions.astype(np.int8), "accuracy", n_boot, seed
+    )
     in_split = (frame["split"] == sensitivity_split).to_numpy() if len(frame) else np.zeros(0, bool)
     summary: dict[str, Any] = {
         "method": "cleanlab.filter.find_label_issues, filter_by='prune_by_noise_rate', on the "
@@ -260,6 +263,9 @@ def audit_splits(
         "label_error_rate_low": low,
         "label_error_rate_high": high,
         "n_model_errors": int(wrong.sum()),
+        "error_rate": float(wrong.mean()) if wrong.size else float("nan"),
+        "error_rate_low": 1 - error_high,
+        "error_rate_high": 1 - error_low,
         "n_doubted_among_model_errors": int((wrong & audit["doubted"].to_numpy()).sum()),
         "by": rates,
         "sensitivity": {

@@ -166,7 +166,7 @@ def label_audit_line(audit: Mapping[str, Any], name: str = "") -> str:
         f"{splits_in_words(audit['splits'])} labels doubted**, an estimated label-error rate of "
         f"{percent(audit['label_error_rate'])}"
         f"{_interval(audit.get('label_error_rate_low'), audit.get('label_error_rate_high'))}, "
-        f"beside the model's error rate of {percent(errors / n if n else None)} on the same "
+        f"beside the model's error rate of {percent(audit['error_rate'])} on the same "
         f"faces (it doubts the labels of {audit['n_doubted_among_model_errors']:,} of those "
         f"{errors:,} errors). Sensitivity only, not a result: with the "
         f"{sensitivity['n_set_aside']:,} doubted {sensitivity['split']} labels set aside, "

@@ -155,9 +155,7 @@ def _label_audit(metrics: dict) -> dict[str, Any] | None:
         "high": audit.get("label_error_rate_high"),
         "among_errors": audit.get("n_doubted_among_model_errors"),
         "n_errors": audit.get("n_model_errors"),
-        "error_rate": audit["n_model_errors"] / audit["n"]
-        if audit.get("n") and audit.get("n_model_errors") is not None
-        else None,
+        "error_rate": audit.get("error_rate"),
         "sensitivity": {
             "split": sensitivity.get("split"),
             "set_aside": sensitivity.get("n_set_aside"),

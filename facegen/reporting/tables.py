@@ -339,9 +339,7 @@ def label_noise_table(audits: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
                     audit.get("label_error_rate_low"),
                     audit.get("label_error_rate_high"),
                 ),
-                "Model's error rate, same faces": estimate(
-                    audit["n_model_errors"] / n if n else None
-                ),
+                "Model's error rate, same faces": estimate(audit["error_rate"]),
                 f"Accuracy, {figure['split']}" + INTERVAL: estimate(
                     figure["accuracy"], figure.get("accuracy_low"), figure.get("accuracy_high")
                 ),
