@@ -206,13 +206,16 @@ def _model_for(args: argparse.Namespace):
     path, and the test-time views (--views, else those its run recorded)."""
     model_path = Path(args.model) if args.model else _default_model(args)
     from facegen.modeling.inference import recorded_views
-    from facegen.modeling.saving import current_copy, load_classifier
+    from facegen.modeling.saving import current_copy, load_model, load_onnx
 
+    # load_classifier's choice, with the copy checked (hashed, loaded) once, not twice
     model = current_copy(model_path)
     if model is None:
-        if model_path.suffix != ".onnx":
+        if model_path.suffix == ".onnx":
+            model = load_onnx(model_path)
+        else:
             _start_tensorflow(args)  # no usable ONNX copy: the Keras model runs on TensorFlow
-        model = load_classifier(model_path)
+            model = load_model(model_path)
     return model, model_path, args.views or recorded_views(model_path)
 
 
