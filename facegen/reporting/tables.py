@@ -300,12 +300,8 @@ def sensitivity_table(audit: Mapping[str, Any]) -> pd.DataFrame:
     aside faces the model disagrees with raises accuracy by construction."""
     figure = audit["sensitivity"]
     split = figure.get("split", "test")
-    plain = estimate(figure["accuracy"], figure.get("accuracy_low"), figure.get("accuracy_high"))
-    kept = estimate(
-        figure["accuracy_without_doubted"],
-        figure.get("accuracy_without_doubted_low"),
-        figure.get("accuracy_without_doubted_high"),
-    )
+    plain = with_interval(figure, "accuracy")
+    kept = with_interval(figure, "accuracy_without_doubted")
     set_aside = count(figure["n_set_aside"])
     rows = [
         (f"Accuracy on the {split} split (the headline)", plain, count(figure["n"])),
@@ -334,19 +330,11 @@ def label_noise_table(audits: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
                 "Collection": name,
                 "Faces audited": count(n),
                 "Labels doubted": count(audit["n_doubted"]),
-                "Estimated label-error rate" + INTERVAL: estimate(
-                    audit["label_error_rate"],
-                    audit.get("label_error_rate_low"),
-                    audit.get("label_error_rate_high"),
-                ),
+                "Estimated label-error rate" + INTERVAL: with_interval(audit, "label_error_rate"),
                 "Model's error rate, same faces": estimate(audit["error_rate"]),
-                f"Accuracy, {figure['split']}" + INTERVAL: estimate(
-                    figure["accuracy"], figure.get("accuracy_low"), figure.get("accuracy_high")
-                ),
-                "Sensitivity only: accuracy, doubted set aside" + INTERVAL: estimate(
-                    figure["accuracy_without_doubted"],
-                    figure.get("accuracy_without_doubted_low"),
-                    figure.get("accuracy_without_doubted_high"),
+                f"Accuracy, {figure['split']}" + INTERVAL: with_interval(figure, "accuracy"),
+                "Sensitivity only: accuracy, doubted set aside" + INTERVAL: with_interval(
+                    figure, "accuracy_without_doubted"
                 ),
             }
         )
