@@ -193,6 +193,7 @@ def test_audit_splits_audits_the_splits_as_one_and_summarises_them():
     assert summary["label_error_rate_low"] <= summary["label_error_rate"]
     assert summary["label_error_rate"] <= summary["label_error_rate_high"]
     assert set(summary["by"]) == {"age_band", "ethnicity", "gender"}
+    assert result.rates is summary["by"]  # one set of tables, not a copy that could drift
     assert summary["n_doubted_among_model_errors"] <= summary["n_model_errors"]
     # The model's error rate on the audited faces is stored, not left to each page to divide.
     assert summary["error_rate"] == pytest.approx(summary["n_model_errors"] / N)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,9 +31,6 @@ AUDIT_COLUMNS = ("given_label", "probability", "label_quality", "doubted", "doub
 
 AUDIT_ATTRIBUTES = ("age_band", "ethnicity", "gender")
 """The subgroups whose estimated label-error rates metrics.json and the pages report."""
-
-AUDIT_SPLITS = ("val", "test")
-"""The splits of a run whose probabilities are out-of-sample: the model never trained on them."""
 
 
 def audit_labels(labels: Any, probability: Any) -> pd.DataFrame:
@@ -66,7 +63,7 @@ def audit_labels(labels: Any, probability: Any) -> pd.DataFrame:
     same_length(labels=given, probability=probabilities)
     given = given.astype(np.int64)
     pred_probs = np.column_stack([1 - probabilities, probabilities])
-    quality = pred_probs[np.arange(given.size), given] if given.size else np.zeros(0)
+    quality = pred_probs[np.arange(given.size), given]
     if np.unique(given).size == 2:
         from cleanlab.filter import find_label_issues
 
@@ -193,8 +190,12 @@ class LabelAudit:
     ``age_band``, ``ethnicity``, ``gender``, in the order the splits were given."""
     summary: dict[str, Any]
     """The ``label_audit`` section of metrics.json (``audit_summary``)."""
-    rates: dict[str, pd.DataFrame] = field(default_factory=dict)
-    """``audit_rates`` per attribute of ``AUDIT_ATTRIBUTES`` the faces carry."""
+
+    @property
+    def rates(self) -> dict[str, pd.DataFrame]:
+        """``audit_rates`` per attribute of ``AUDIT_ATTRIBUTES`` the faces carry: the summary's
+        ``by``, so the pages and metrics.json read the same tables."""
+        return self.summary["by"]
 
     def table(self) -> pd.DataFrame:
         """``label_audit.csv``: the most doubted first, the label and gender as words."""
@@ -256,7 +257,7 @@ def audit_splits(
         "method": "cleanlab.filter.find_label_issues, filter_by='prune_by_noise_rate', on the "
         "model's out-of-sample probabilities",
         "cleanlab_version": _cleanlab_version(),
-        "splits": {split: int((frame["split"] == split).sum()) for split in parts},
+        "splits": {split: len(rows) for split, (rows, _, _) in parts.items()},
         "n": len(audit),
         "n_doubted": int(audit["doubted"].sum()),
         "label_error_rate": rate,
@@ -278,7 +279,7 @@ def audit_splits(
         "n_boot": int(n_boot),
         "seed": int(seed),
     }
-    return LabelAudit(faces=faces, summary=summary, rates=rates)
+    return LabelAudit(faces=faces, summary=summary)
 
 
 def _cleanlab_version() -> str:
