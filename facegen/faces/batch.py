@@ -74,24 +74,16 @@ def _frame_all(files: list[str], paths: list[str], size: int, progress: bool) ->
     ]
     workers = default_workers() if len(paths) >= _MIN_FOR_WORKERS else 1
     bar = tqdm(total=len(paths), desc="framing faces", unit="face", disable=not progress)
-    done = []
-    for chunk in ordered_map(functools.partial(_frame_chunk, size=size), chunks, workers):
-        done.append(chunk)
-        bar.update(len(chunk.framed) + len(chunk.errors))
-    bar.close()
-    return assemble_chunks(done, size)
-
-
-def assemble_chunks(chunks: Sequence[_Chunk], size: int) -> FramedArrays:
-    """Framed chunks, in order, as one collection's arrays (here, or from Ray's actors)."""
     images, kept, framing, turns, errors = [], [], [], [], {}
-    for chunk in chunks:
+    for chunk in ordered_map(functools.partial(_frame_chunk, size=size), chunks, workers):
         for name, result in chunk.framed:
             images.append(result.face)
             kept.append(name)
             framing.append(result.framing)
             turns.append(result.turn)
         errors.update(chunk.errors)
+        bar.update(len(chunk.framed) + len(chunk.errors))
+    bar.close()
     stacked = np.stack(images) if images else np.zeros((0, size, size), np.uint8)
     return FramedArrays(stacked, kept, framing, np.array(turns, dtype=np.float64), errors)
 
