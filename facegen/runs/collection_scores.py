@@ -137,15 +137,28 @@ def score_collection(
     rows["p_female"] = (
         p_framed[order] if ray_model is not None else predict_proba(model, images, views=views)
     )
-    labels = (rows["gender"] == "female").to_numpy(dtype=np.int8)
     metrics = evaluate_predictions(
-        rows, labels, rows["p_female"].to_numpy(), n_boot=n_boot, seed=seed
+        rows, _labels(rows), rows["p_female"].to_numpy(), n_boot=n_boot, seed=seed
     )
     coverage = _coverage(collection, chosen, rows, framed.errors)
     metrics["coverage"] = coverage
     metrics["collection"] = {"name": collection.name, "root": str(collection.root),
                              "layout": collection.layout, "half": half}  # fmt: skip
     return CollectionScore(collection, half, rows, images, metrics, coverage)
+
+
+def _labels(rows: pd.DataFrame) -> np.ndarray:
+    """The rows' genders as the evaluation's labels: 1 for female, 0 for male
+    (``config.GENDERS``)."""
+    return (rows["gender"] == "female").to_numpy(dtype=np.int8)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    """``data`` as indented JSON at ``path``, written atomically: every JSON file here."""
+    from facegen.atomic import atomic_write_text
+    from facegen.evaluation.jsonable import to_jsonable
+
+    atomic_write_text(path, json.dumps(to_jsonable(data), indent=2) + "\n")
 
 
 def _nothing_scored(collection: Collection, half: str, in_half: int, errors: dict[str, str]) -> str:
@@ -202,11 +215,10 @@ def read_external_summary(run_dir: str | os.PathLike) -> dict[str, Any]:
 def write_score(score: CollectionScore, out: str | os.PathLike) -> Path:
     """``metrics.json`` and ``predictions.csv`` of one scored collection, written atomically."""
     from facegen.atomic import atomic_write_text
-    from facegen.evaluation.jsonable import to_jsonable
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "metrics.json", json.dumps(to_jsonable(score.metrics), indent=2) + "\n")
+    _write_json(out / "metrics.json", score.metrics)
     columns = ["file", "gender", "ethnicity", "age_band", "half", "framing", "turn", "p_female"]
     atomic_write_text(
         out / "predictions.csv", score.rows[columns].to_csv(index=False, lineterminator="\n")
@@ -231,9 +243,6 @@ def score_for_run(
     ``external.json`` keeps each collection's two headlines and, under ``headline``, the first
     collection's test half: the figure the index and the model card show.
     """
-    from facegen.atomic import atomic_write_text
-    from facegen.evaluation.jsonable import to_jsonable
-
     run_dir = Path(run_dir)
     scores: dict[str, dict[str, CollectionScore]] = {}
     for collection in collections:
@@ -252,7 +261,7 @@ def score_for_run(
         },
         "headline": next(iter(scores.values()))["test"].headline() if scores else {},
     }
-    atomic_write_text(run_dir / "external.json", json.dumps(to_jsonable(summary), indent=2) + "\n")
+    _write_json(run_dir / "external.json", summary)
     return scores
 
 
@@ -272,14 +281,9 @@ def audit_collection(
     face, most doubted first) and ``label_audit.json`` (the summary, as in metrics.json).
     """
     from facegen.atomic import atomic_write_text
-    from facegen.evaluation.jsonable import to_jsonable
 
     parts = {
-        half: (
-            score.rows,
-            (score.rows["gender"] == "female").to_numpy(dtype=np.int8),
-            score.rows["p_female"].to_numpy(),
-        )
+        half: (score.rows, _labels(score.rows), score.rows["p_female"].to_numpy())
         for half, score in halves.items()
     }
     audit = audit_splits(parts, n_boot=n_boot, seed=seed)
@@ -288,9 +292,7 @@ def audit_collection(
     atomic_write_text(
         out / "label_audit.csv", audit.table().to_csv(index=False, lineterminator="\n")
     )
-    atomic_write_text(
-        out / "label_audit.json", json.dumps(to_jsonable(audit.summary), indent=2) + "\n"
-    )
+    _write_json(out / "label_audit.json", audit.summary)
     images = np.concatenate([score.images for score in halves.values()])
     return audit, images
 
