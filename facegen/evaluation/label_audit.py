@@ -189,7 +189,7 @@ class LabelAudit:
     """One row per audited face: ``file``, ``split``, the ``audit_labels`` columns, ``age``,
     ``age_band``, ``ethnicity``, ``gender``, in the order the splits were given."""
     summary: dict[str, Any]
-    """The ``label_audit`` section of metrics.json (``audit_summary``)."""
+    """The ``label_audit`` section of metrics.json."""
 
     @property
     def rates(self) -> dict[str, pd.DataFrame]:

@@ -1,9 +1,9 @@
 """``facegen train``: the training notebook's work as one command, into a run folder.
 
-It calls the same ``train_for_run`` and ``evaluate_predictions`` as notebooks 03 and 04, and
+It calls the same ``train_for_run`` and ``evaluate_run`` as notebooks 03 and 04, and
 writes the same files (``model.keras`` and its ONNX copy, ``split.csv``, ``history.csv``,
-``training.json``, ``metrics.json``, ``manifest.json``, model card), so ``facegen predict`` and
-the index treat a scripted run like a notebook run.
+``training.json``, ``metrics.json``, ``label_audit.csv``, ``manifest.json``, model card), so
+``facegen predict`` and the index treat a scripted run like a notebook run.
 
 Interruption: the model is written atomically once training ends, so a Ctrl-C or a killed
 process never leaves half a model where a good one was. Training itself is not checkpointed
@@ -100,12 +100,9 @@ def train_run(
     On KeyboardInterrupt or any error the manifest says "interrupted" or "failed" (and a FAILED
     file says why) before the exception propagates.
     """
-    from facegen.evaluation.label_audit import audit_splits
-    from facegen.evaluation.metrics import classification_summary
-    from facegen.evaluation.summary import evaluate_predictions
-    from facegen.modeling.inference import predict_proba
     from facegen.modeling.saving import load_classifier
     from facegen.reporting.model_card import write_model_card
+    from facegen.runs.evaluate_run import evaluate_run
     from facegen.runs.folders import update_index
 
     run_dir = Path(run_dir) if run_dir else default_run_dir(settings)
@@ -126,25 +123,8 @@ def train_run(
             + ", ".join(f"{k} {v:,}" for k, v in dataset.split_sizes()["files"].items())
         )
         train_for_run(run, dataset, progress=progress)
-        model = load_classifier(run.model_path)  # as saved: what every later caller runs
-        val_images, val_rows = dataset.part("val")
-        val_labels, val_prob = dataset.labels(val_rows), predict_proba(model, val_images)
-        validation = classification_summary(val_labels, val_prob)
-        test_images, test_rows = dataset.part("test")
-        test_labels, test_prob = dataset.labels(test_rows), predict_proba(model, test_images)
-        metrics = evaluate_predictions(
-            test_rows, test_labels, test_prob, n_boot=settings.n_boot, seed=settings.seed
-        )
-        metrics["validation"] = validation
-        # The evaluation page's label audit, so a trained run's card says what it found too.
-        audit = audit_splits(
-            {"val": (val_rows, val_labels, val_prob), "test": (test_rows, test_labels, test_prob)},
-            n_boot=settings.n_boot,
-            seed=settings.seed,
-        )
-        run.write_table("label_audit.csv", audit.table())
-        metrics["label_audit"] = audit.summary
-        run.write_json("metrics.json", metrics)
+        # Scored as saved, as every later caller runs it; the evaluation page's own call.
+        evaluate_run(run, dataset, load_classifier(run.model_path))
         write_model_card(run_dir)
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt)
