@@ -316,7 +316,18 @@ def _evaluate_command(args: argparse.Namespace) -> int:
 
         require_ray()  # without the extra: one line, exit 2, before anything is read
     collection = read_collection(args.path, name=args.name)
-    model, model_path, views = _model_for(args)
+    if args.ray:  # the actors load the model; here only its size is read, and no TensorFlow
+        from facegen.modeling.inference import recorded_views
+        from facegen.modeling.saving import load_onnx
+        from facegen.predict import on_ray
+
+        model, model_path = None, Path(args.model) if args.model else _default_model(args)
+        ray_model = on_ray.model_for_actors(model_path)  # a Keras model without a copy: refused
+        size = int(load_onnx(ray_model).input_shape[1])
+        views = args.views or recorded_views(model_path)
+    else:
+        model, model_path, views = _model_for(args)
+        ray_model, size = None, int(model.input_shape[1])
     from facegen.runs.collection_scores import external_dir, score_collection, write_score
 
     out = Path(args.out or external_dir(Path(model_path).parent, collection.name, args.half))
@@ -326,11 +337,11 @@ def _evaluate_command(args: argparse.Namespace) -> int:
         model,
         collection,
         half=args.half,
-        size=int(model.input_shape[1]),
+        size=size,
         n_boot=args.n_boot,
         views=views,
         progress=not args.quiet and sys.stderr.isatty(),
-        ray_model=model_path if args.ray else None,
+        ray_model=ray_model,
         ray_parts=parts,
         verbose=args.verbose,
     )
