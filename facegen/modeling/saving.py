@@ -33,14 +33,20 @@ class ModelNotFoundError(UsageError, ModelLoadError):
     and still a ModelLoadError for callers that catch every model problem."""
 
 
-def load_model(path: str | os.PathLike) -> keras.Model:
-    """Load a ``.keras`` model in Keras safe mode: a model file can never run arbitrary code."""
+def require_model_file(path: str | os.PathLike) -> Path:
+    """``path``, or the one message every loader gives for a model that is not there."""
     path = Path(path)
     if not path.exists():
         raise ModelNotFoundError(
             f"{path}: no such model file (train one with `make report` or "
             "`facegen train`, or pass --model)"
         )
+    return path
+
+
+def load_model(path: str | os.PathLike) -> keras.Model:
+    """Load a ``.keras`` model in Keras safe mode: a model file can never run arbitrary code."""
+    path = require_model_file(path)
     if path.suffix != ".keras" or not zipfile.is_zipfile(path):
         raise ModelLoadError(
             f"{path}: not a native Keras .keras model file (damaged or another format)"
@@ -88,9 +94,7 @@ def load_onnx(path: str | os.PathLike, *, threads: int | None = None) -> OnnxMod
     """
     from facegen.modeling.inference import OnnxModel
 
-    path = Path(path)
-    if not path.exists():
-        raise ModelNotFoundError(f"{path}: no such model file")
+    path = require_model_file(path)
     try:
         model = OnnxModel(path.read_bytes(), str(path), threads=threads)
     except Exception as exc:

@@ -52,9 +52,9 @@ def model_for_actors(model_path: str | os.PathLike) -> Path:
     """The ONNX file the actors load: the model itself, or a ``.keras`` model's checked copy.
     A Keras model without one would start TensorFlow in every actor, so it is refused."""
     from facegen.modeling.export import onnx_path
-    from facegen.modeling.saving import current_copy
+    from facegen.modeling.saving import current_copy, require_model_file
 
-    path = Path(model_path)
+    path = require_model_file(model_path)
     if path.suffix == ".onnx":
         return path
     copy = onnx_path(path)
