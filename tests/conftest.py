@@ -122,8 +122,13 @@ def utk_name(age: int, gender: int, race: int | None, stamp: int) -> str:
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path_factory, monkeypatch):
-    """Every test gets its own cache and never sees the real data or data/raw/ by accident."""
-    monkeypatch.delenv("FACEGEN_DATA_DIR", raising=False)
+    """Every test gets its own cache and never sees the real data, data/raw/ or the user's own
+    settings (an exported FACEGEN_EXTERNAL or FACEGEN_PROFILE) by accident."""
+    from facegen import config
+
+    for name in (config.DATA_DIR_ENV, config.EXTERNAL_ENV, config.PROFILE_ENV,
+                 config.RUN_DIR_ENV, config.VERBOSE_ENV):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FACEGEN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     empty_raw = tmp_path_factory.mktemp("raw")
     monkeypatch.setattr("facegen.config.default_raw_dir", lambda: empty_raw)
